@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conn.c - the echo connection's state machine (sans-I/O).
+ *
+ * Every protocol decision lives here: echo what came in, in order; stop
+ * reading while the output ring is full; after EOF flush, then shut, then
+ * close; on error close. Storage is attached on the first receive and given
+ * back whenever the ring is empty and no window is lent.
+ */
+#include <assert.h>
+#include <errno.h>
+
+#include "conn.h"
+
+enum {
+	CONN_F_RX_LENT = 1u << 0, /* an rx window is out with the driver */
+	CONN_F_TX_LENT = 1u << 1, /* a tx window is out with the driver */
+	CONN_F_EOF = 1u << 2,	  /* the peer shut its write side */
+	CONN_F_SHUT = 1u << 3,	  /* our write side is shut */
+};
+
+int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep)
+{
+	return buf_cache_init(&env->cache, buf_size, keep);
+}
+
+void conn_env_fini(struct conn_env *env)
+{
+	buf_cache_fini(&env->cache);
+}
+
+void conn_init(struct conn *c, struct conn_env *env)
+{
+	c->env = env;
+	c->buf.data = NULL;
+	c->buf.head = 0;
+	c->buf.len = 0;
+	c->flags = 0;
+	c->err = 0;
+}
+
+/* Give the storage back once nothing refers to it. */
+static void conn_maybe_release(struct conn *c)
+{
+	if (c->buf.len == 0 &&
+	    !(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)))
+		buf_detach(&c->buf, &c->env->cache);
+}
+
+void conn_reset(struct conn *c)
+{
+	assert(!(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)));
+	c->buf.len = 0;
+	buf_detach(&c->buf, &c->env->cache);
+	c->flags = 0;
+}
+
+unsigned conn_wants(const struct conn *c)
+{
+	unsigned w = 0;
+
+	if (c->err)
+		return 0;
+	if (!(c->flags & CONN_F_EOF) && c->buf.len < c->env->cache.size)
+		w |= CONN_WANT_READ;
+	if (c->buf.len)
+		w |= CONN_WANT_WRITE;
+	else if ((c->flags & CONN_F_EOF) && !(c->flags & CONN_F_SHUT))
+		w |= CONN_WANT_SHUT;
+	return w;
+}
+
+int conn_rx_window(struct conn *c, uint8_t **p, size_t *len)
+{
+	int ret;
+
+	assert(conn_wants(c) & CONN_WANT_READ);
+	assert(!(c->flags & CONN_F_RX_LENT));
+	ret = buf_attach(&c->buf, &c->env->cache);
+	if (ret) {
+		conn_fail(c, ret);
+		return ret;
+	}
+	*len = buf_wspan(&c->buf, c->env->cache.size, p);
+	assert(*len > 0);
+	c->flags |= CONN_F_RX_LENT;
+	return 0;
+}
+
+void conn_rx_commit(struct conn *c, size_t n)
+{
+	assert(c->flags & CONN_F_RX_LENT);
+	c->flags &= ~CONN_F_RX_LENT;
+	if (n)
+		buf_produce(&c->buf, c->env->cache.size, (uint32_t)n);
+	conn_maybe_release(c);
+}
+
+void conn_rx_eof(struct conn *c)
+{
+	c->flags &= ~CONN_F_RX_LENT;
+	c->flags |= CONN_F_EOF;
+	conn_maybe_release(c);
+}
+
+size_t conn_tx_window(struct conn *c, const uint8_t **p)
+{
+	size_t n;
+
+	assert(conn_wants(c) & CONN_WANT_WRITE);
+	assert(!(c->flags & CONN_F_TX_LENT));
+	n = buf_rspan(&c->buf, c->env->cache.size, p);
+	assert(n > 0);
+	c->flags |= CONN_F_TX_LENT;
+	return n;
+}
+
+void conn_tx_commit(struct conn *c, size_t n)
+{
+	assert(c->flags & CONN_F_TX_LENT);
+	c->flags &= ~CONN_F_TX_LENT;
+	if (n)
+		buf_consume(&c->buf, c->env->cache.size, (uint32_t)n);
+	conn_maybe_release(c);
+}
+
+void conn_shut_done(struct conn *c)
+{
+	c->flags |= CONN_F_SHUT;
+}
+
+void conn_fail(struct conn *c, int err)
+{
+	assert(err < 0);
+	if (!c->err)
+		c->err = (int16_t)(err < -32767 ? -EIO : err);
+	c->flags &= ~(CONN_F_RX_LENT | CONN_F_TX_LENT);
+}
+
+size_t conn_buffered(const struct conn *c)
+{
+	return c->buf.len;
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * opts.c - shared command-line parsing for both servers.
+ *
+ * getopt_long over the shared flags plus a program's own; strict numbers
+ * (whole string, in range). Prints help, version and errors; never exits.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+enum {
+	OPTS_K_HOST = 0x1000,
+	OPTS_K_PORT,
+	OPTS_K_MAX_CONNS,
+	OPTS_K_BUF_SIZE,
+	OPTS_K_STATS,
+	OPTS_K_HELP,
+	OPTS_K_VERSION,
+};
+
+static const struct option opts_common[] = {
+	{ "host", required_argument, NULL, OPTS_K_HOST },
+	{ "port", required_argument, NULL, OPTS_K_PORT },
+	{ "max-conns", required_argument, NULL, OPTS_K_MAX_CONNS },
+	{ "buf-size", required_argument, NULL, OPTS_K_BUF_SIZE },
+	{ "stats", no_argument, NULL, OPTS_K_STATS },
+	{ "help", no_argument, NULL, OPTS_K_HELP },
+	{ "version", no_argument, NULL, OPTS_K_VERSION },
+};
+
+#define OPTS_NCOMMON (sizeof(opts_common) / sizeof(opts_common[0]))
+#define OPTS_MAX_LONG 64
+
+static void opts_usage(FILE *f, const char *prog, const struct opts_extra *x)
+{
+	fprintf(f, "Usage: %s [options]\n", prog);
+	if (x && x->usage)
+		fputs(x->usage, f);
+	fprintf(f,
+		"  --host ADDR         numeric IPv4 or IPv6 address to listen on (default %s)\n"
+		"  --port N            TCP port, 0 picks a free one (default 0)\n"
+		"  --max-conns N       most connections open at once (default %u)\n"
+		"  --buf-size BYTES    output bound per connection, k/m suffixes (default %uk)\n"
+		"  --stats             print a counters line on stderr every second\n"
+		"  --help              show this help\n"
+		"  --version           show the version\n"
+		"The first stdout line is \"listening on HOST:PORT\". SIGUSR1 prints the\n"
+		"counters; SIGINT/SIGTERM stop the server. Exit: 0 ok, 1 runtime failure,\n"
+		"2 bad usage.\n",
+		OPTS_DEFAULT_HOST, OPTS_DEFAULT_MAX_CONNS,
+		OPTS_DEFAULT_BUF_SIZE / 1024);
+}
+
+static int opts_bad(const char *prog, const struct opts_extra *x,
+		    const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	opts_usage(stderr, prog, x);
+	return OPTS_USAGE;
+}
+
+int opts_uint(const char *s, unsigned long min, unsigned long max,
+	      unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	/* strtoul accepts leading space and a sign; we want digits only. */
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int opts_size(const char *s, unsigned long min, unsigned long max,
+	      unsigned long *out)
+{
+	unsigned long v, mul = 1;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024 * 1024;
+	if (mul != 1)
+		end++;
+	if (*end || v > max / mul || v * mul < min)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
+	       const char *version, const struct opts_extra *x)
+{
+	struct option lo[OPTS_MAX_LONG];
+	char err[256];
+	unsigned long v;
+	size_t n = 0, i;
+	int key;
+
+	o->host = OPTS_DEFAULT_HOST;
+	o->port = 0;
+	o->max_conns = OPTS_DEFAULT_MAX_CONNS;
+	o->buf_size = OPTS_DEFAULT_BUF_SIZE;
+	o->stats = false;
+
+	for (i = 0; i < OPTS_NCOMMON; i++)
+		lo[n++] = opts_common[i];
+	for (i = 0; x && x->longopts && x->longopts[i].name; i++) {
+		if (n + 1 >= OPTS_MAX_LONG)
+			return opts_bad(prog, x, "too many options defined");
+		lo[n++] = x->longopts[i];
+	}
+	memset(&lo[n], 0, sizeof(lo[n]));
+
+	/* Reset getopt so that parsing can run more than once (tests). */
+	optind = 0;
+	opterr = 0;
+	while ((key = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		switch (key) {
+		case OPTS_K_HOST: {
+			unsigned char a[16];
+
+			if (inet_pton(AF_INET, optarg, a) != 1 &&
+			    inet_pton(AF_INET6, optarg, a) != 1)
+				return opts_bad(prog, x,
+						"--host: expected a numeric IPv4 or IPv6 address");
+			o->host = optarg;
+			break;
+		}
+		case OPTS_K_PORT:
+			if (opts_uint(optarg, 0, 65535, &v))
+				return opts_bad(prog, x,
+						"--port: expected 0..65535");
+			o->port = (unsigned)v;
+			break;
+		case OPTS_K_MAX_CONNS:
+			if (opts_uint(optarg, 1, OPTS_MAX_CONNS, &v))
+				return opts_bad(prog, x,
+						"--max-conns: expected 1..1000000");
+			o->max_conns = (unsigned)v;
+			break;
+		case OPTS_K_BUF_SIZE:
+			if (opts_size(optarg, OPTS_MIN_BUF_SIZE,
+				      OPTS_MAX_BUF_SIZE, &v))
+				return opts_bad(prog, x,
+						"--buf-size: expected 16..256M bytes");
+			o->buf_size = (uint32_t)v;
+			break;
+		case OPTS_K_STATS:
+			o->stats = true;
+			break;
+		case OPTS_K_HELP:
+			opts_usage(stdout, prog, x);
+			return OPTS_EXIT;
+		case OPTS_K_VERSION:
+			printf("%s %s\n", prog, version);
+			return OPTS_EXIT;
+		case ':':
+			snprintf(err, sizeof(err), "%s: missing value",
+				 argv[optind - 1]);
+			return opts_bad(prog, x, err);
+		case '?':
+			snprintf(err, sizeof(err), "unknown option '%s'",
+				 argv[optind - 1]);
+			return opts_bad(prog, x, err);
+		default:
+			err[0] = '\0';
+			if (!x || !x->handle ||
+			    x->handle(x->ctx, key, optarg, err, sizeof(err)))
+				return opts_bad(prog, x,
+						err[0] ? err : "bad option");
+			break;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, sizeof(err), "unexpected argument '%s'",
+			 argv[optind]);
+		return opts_bad(prog, x, err);
+	}
+	return OPTS_RUN;
+}

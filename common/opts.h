@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * opts.h - the command line both servers share, and strict number parsing.
+ *
+ * Each binary adds its own flags through struct opts_extra; the shared ones
+ * (--host, --port, --max-conns, --buf-size, --stats, --help, --version) and
+ * the exit-code contract (2 for bad usage) live here, once.
+ */
+#ifndef ECHO_OPTS_H
+#define ECHO_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPTS_DEFAULT_HOST "127.0.0.1"
+#define OPTS_DEFAULT_MAX_CONNS 16384u
+#define OPTS_DEFAULT_BUF_SIZE (64u * 1024u)
+#define OPTS_MIN_BUF_SIZE 16u
+#define OPTS_MAX_BUF_SIZE (256u * 1024u * 1024u)
+#define OPTS_MAX_CONNS 1000000u
+
+struct opts {
+	const char *host;
+	unsigned port;	    /* 0: the kernel picks a free port */
+	unsigned max_conns; /* as asked; the driver may clamp it */
+	uint32_t buf_size;  /* per-connection output bound, bytes */
+	bool stats;	    /* print a stats line every second */
+};
+
+/* A program's own flags. */
+struct opts_extra {
+	const struct option *longopts; /* terminated by a zero entry */
+	const char *usage;		/* help lines for these flags */
+	/* handle - apply flag key (its .val) with arg (or NULL); return 0, or
+	 * -EINVAL after writing the reason into err. */
+	int (*handle)(void *ctx, int key, const char *arg, char *err,
+		      size_t errlen);
+	void *ctx;
+};
+
+enum {
+	OPTS_RUN = 0,	/* parsed: run the server */
+	OPTS_EXIT = 1,	/* --help or --version printed: exit 0 */
+	OPTS_USAGE = 2, /* bad usage, message printed on stderr: exit 2 */
+};
+
+/*
+ * opts_parse - fill o from argv. Prints help/version to stdout, and errors
+ * followed by the usage to stderr. Returns OPTS_RUN, OPTS_EXIT or OPTS_USAGE
+ * (the last two are also the process exit codes to use).
+ */
+int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
+	       const char *version, const struct opts_extra *x);
+
+/* opts_uint - parse a whole decimal string into [min, max]; 0 or -EINVAL. */
+int opts_uint(const char *s, unsigned long min, unsigned long max,
+	      unsigned long *out);
+
+/* opts_size - like opts_uint, with an optional k/K or m/M suffix (x1024). */
+int opts_size(const char *s, unsigned long min, unsigned long max,
+	      unsigned long *out);
+
+#endif

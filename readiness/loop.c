@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loop.c - the readiness event loop behind ready-echo.
+ *
+ * Waits on a poller, accepts, and moves bytes between sockets and the core
+ * (common/conn.c) with recv and send. It keeps only I/O facts per socket
+ * (believed readable or writable, interest registered); every decision
+ * about what to echo, when to stop reading and when to close is the core's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "loop.h"
+#include "net.h"
+#include "pool.h"
+#include "sig.h"
+#include "stats.h"
+
+/* Tags 0 and 1 have generation 0, which no live connection ever has. */
+#define LOOP_TAG_LISTENER ((uint64_t)0)
+#define LOOP_TAG_SIGNAL ((uint64_t)1)
+
+#define LOOP_EVENTS 256	      /* events taken per wait */
+#define LOOP_ROUNDS 16	      /* recv+send rounds per connection per wakeup */
+#define LOOP_ACCEPTS 64	      /* accepts per wakeup */
+#define LOOP_BACKOFF_MS 100   /* pause after EMFILE before accepting again */
+#define LOOP_STATS_MS 1000    /* --stats period */
+#define LOOP_FD_RESERVE 16    /* descriptors besides connections */
+#define LOOP_BUF_KEEP 64      /* free connection buffers kept for reuse */
+
+/* Per-socket I/O facts kept in pool_slot.io. */
+enum {
+	IO_RD = 1u << 0,   /* believed readable: the last recv was not short */
+	IO_WR = 1u << 1,   /* believed writable: the last send was not short */
+	IO_IN = 1u << 2,   /* POLLER_IN registered (level-triggered only) */
+	IO_OUT = 1u << 3,  /* POLLER_OUT registered (level-triggered only) */
+	IO_PEND = 1u << 4, /* on the pending list (edge-triggered only) */
+	IO_HUP = 1u << 5,  /* the peer shut its side: read on until EOF */
+};
+
+enum listen_state {
+	LISTEN_ON,	/* accepting */
+	LISTEN_FULL,	/* paused: --max-conns connections open */
+	LISTEN_BACKOFF, /* paused: out of descriptors, retry at a deadline */
+	LISTEN_OFF,	/* shutting down */
+};
+
+struct loop {
+	const char *prog;
+	struct poller *p;
+	bool edge;
+	int fd_limit;
+	struct pool pool;
+	struct conn_env env;
+	struct stats st;
+	unsigned max_conns;
+	int lfd;
+	int sfd;
+	enum listen_state lstate;
+	bool accept_more; /* try accepting before the next blocking wait */
+	int64_t retry_at; /* LISTEN_BACKOFF deadline, clock_ms() */
+	uint32_t pend_head; /* edge-triggered: connections with work left */
+	uint32_t pend_tail;
+	int64_t next_stats; /* 0 if --stats is off */
+	struct poller_event ev[LOOP_EVENTS];
+};
+
+static void loop_print_stats(struct loop *l)
+{
+	char line[1024];
+
+	l->st.bufs_live = l->env.cache.live;
+	stats_format(&l->st, line, sizeof(line));
+	fputs(line, stderr);
+	fflush(stderr);
+}
+
+/* Edge-triggered only: remember a connection that still has work. */
+static void loop_pend(struct loop *l, struct pool_slot *s)
+{
+	uint32_t idx = pool_index(&l->pool, s);
+
+	if (s->io & IO_PEND)
+		return;
+	s->io |= IO_PEND;
+	s->link = POOL_NONE;
+	if (l->pend_head == POOL_NONE)
+		l->pend_head = idx;
+	else
+		l->pool.slots[l->pend_tail].link = idx;
+	l->pend_tail = idx;
+}
+
+static void loop_listen_set(struct loop *l, bool on)
+{
+	/* Edge-triggered pollers always watch the listener; pausing is just
+	 * not calling accept, and resuming tries accept at once since the
+	 * edge may already have passed. */
+	if (!l->edge) {
+		l->p->ops->mod(l->p, l->lfd, LOOP_TAG_LISTENER,
+			       on ? POLLER_IN : 0);
+		l->st.ctls++;
+	}
+}
+
+static void loop_close(struct loop *l, struct pool_slot *s)
+{
+	int err = conn_error(&s->conn);
+
+	if (err == -ECONNRESET || err == -EPIPE)
+		l->st.resets++;
+	else if (err == -ENOMEM)
+		l->st.nomem++;
+	else if (err)
+		l->st.conn_errors++;
+	l->p->ops->del(l->p, s->fd);
+	close(s->fd);
+	pool_free(&l->pool, s);
+	l->st.closed++;
+	l->st.active--;
+	/* A slot is free again: resume accepting if the limit paused it. */
+	if (l->lstate == LISTEN_FULL) {
+		l->lstate = LISTEN_ON;
+		loop_listen_set(l, true);
+		l->accept_more = true;
+	}
+}
+
+/* One recv into the core's window. Returns true if bytes moved. */
+static bool loop_recv(struct loop *l, struct pool_slot *s)
+{
+	struct conn *c = &s->conn;
+	uint8_t *p;
+	size_t len;
+	ssize_t n;
+
+	if (conn_rx_window(c, &p, &len))
+		return false;
+	do {
+		n = recv(s->fd, p, len, 0);
+		l->st.recv_calls++;
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		conn_rx_commit(c, (size_t)n);
+		l->st.bytes_in += (uint64_t)n;
+		/* A short read means the socket is drained (epoll(7)): skip
+		 * the recv that would only say EAGAIN. Not so if the peer
+		 * hung up: its EOF still waits behind the data, and an edge-
+		 * triggered poller will not report it a second time. */
+		if ((size_t)n < len && !(s->io & IO_HUP))
+			s->io &= ~IO_RD;
+		if (conn_buffered(c) == l->env.cache.size)
+			l->st.full++;
+		return true;
+	}
+	if (n == 0) {
+		conn_rx_eof(c);
+		s->io &= ~IO_RD;
+		return true;
+	}
+	conn_rx_commit(c, 0);
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		l->st.eagain++;
+		s->io &= ~IO_RD;
+		return false;
+	}
+	conn_fail(c, -errno);
+	return true;
+}
+
+/* One send from the core's window. Returns true if bytes moved. */
+static bool loop_send(struct loop *l, struct pool_slot *s)
+{
+	struct conn *c = &s->conn;
+	const uint8_t *p;
+	size_t len;
+	ssize_t n;
+
+	len = conn_tx_window(c, &p);
+	do {
+		n = send(s->fd, p, len, MSG_NOSIGNAL);
+		l->st.send_calls++;
+	} while (n < 0 && errno == EINTR);
+	if (n >= 0) {
+		conn_tx_commit(c, (size_t)n);
+		l->st.bytes_out += (uint64_t)n;
+		if ((size_t)n < len) {
+			/* The socket buffer is full: wait for writability. */
+			l->st.short_sends++;
+			s->io &= ~IO_WR;
+		}
+		return n > 0;
+	}
+	conn_tx_commit(c, 0);
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		l->st.eagain++;
+		s->io &= ~IO_WR;
+		return false;
+	}
+	conn_fail(c, -errno);
+	return true;
+}
+
+/* Level-triggered: register what the core wants, only when it changed. */
+static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
+{
+	unsigned want = 0, ev = 0;
+	int ret;
+
+	if (w & CONN_WANT_READ) {
+		want |= IO_IN;
+		ev |= POLLER_IN;
+	}
+	if (w & CONN_WANT_WRITE) {
+		want |= IO_OUT;
+		ev |= POLLER_OUT;
+	}
+	if ((s->io & (IO_IN | IO_OUT)) == want)
+		return 0;
+	ret = l->p->ops->mod(l->p, s->fd, pool_handle(&l->pool, s), ev);
+	l->st.ctls++;
+	if (ret)
+		return ret;
+	s->io = (s->io & ~(IO_IN | IO_OUT)) | want;
+	return 0;
+}
+
+/*
+ * Move bytes for one connection until the socket would block or the round
+ * budget is spent, then close it, re-register interest, or (edge-triggered)
+ * queue it to continue after the others had their turn.
+ */
+static void loop_service(struct loop *l, struct pool_slot *s)
+{
+	struct conn *c = &s->conn;
+	unsigned w = conn_wants(c);
+	int round, ret;
+	bool moved;
+
+	for (round = 0; round < LOOP_ROUNDS && w; round++) {
+		moved = false;
+		if ((w & CONN_WANT_READ) && (s->io & IO_RD))
+			moved |= loop_recv(l, s);
+		w = conn_wants(c);
+		if ((w & CONN_WANT_WRITE) && (s->io & IO_WR))
+			moved |= loop_send(l, s);
+		w = conn_wants(c);
+		if (w & CONN_WANT_SHUT) {
+			l->st.shutdowns++;
+			if (shutdown(s->fd, SHUT_WR))
+				conn_fail(c, -errno);
+			else
+				conn_shut_done(c);
+			w = conn_wants(c);
+		}
+		if (!moved)
+			break;
+	}
+	if (!w) {
+		loop_close(l, s);
+		return;
+	}
+	if (l->edge) {
+		if (((w & CONN_WANT_READ) && (s->io & IO_RD)) ||
+		    ((w & CONN_WANT_WRITE) && (s->io & IO_WR)))
+			loop_pend(l, s);
+		return;
+	}
+	/* Level-triggered: the poller reports readability again, so forget
+	 * it; writability is assumed until a send comes up short. */
+	s->io &= ~IO_RD;
+	ret = loop_interest(l, s, w);
+	if (ret) {
+		conn_fail(c, ret);
+		loop_close(l, s);
+	}
+}
+
+static void loop_pause(struct loop *l, enum listen_state why)
+{
+	if (l->lstate == LISTEN_ON)
+		loop_listen_set(l, false);
+	l->lstate = why;
+	if (why == LISTEN_BACKOFF)
+		l->retry_at = clock_ms() + LOOP_BACKOFF_MS;
+}
+
+static void loop_add_conn(struct loop *l, int fd)
+{
+	struct pool_slot *s;
+	int ret;
+
+	if (l->fd_limit && fd >= l->fd_limit) {
+		/* select cannot hold it (FD_SET would write out of bounds). */
+		close(fd);
+		l->st.refused_fd++;
+		return;
+	}
+	s = pool_alloc(&l->pool, &l->env);
+	if (!s) {
+		close(fd);
+		l->st.accept_errors++;
+		return;
+	}
+	s->fd = fd;
+	s->io = IO_WR;
+	ret = l->p->ops->add(l->p, fd, pool_handle(&l->pool, s), POLLER_IN);
+	l->st.ctls++;
+	if (ret) {
+		close(fd);
+		pool_free(&l->pool, s);
+		l->st.accept_errors++;
+		return;
+	}
+	if (!l->edge)
+		s->io |= IO_IN;
+	l->st.accepted++;
+	if (++l->st.active > l->st.peak)
+		l->st.peak = l->st.active;
+}
+
+static void loop_accept(struct loop *l)
+{
+	int i, fd;
+
+	l->accept_more = false;
+	for (i = 0; i < LOOP_ACCEPTS; i++) {
+		if (l->pool.used >= l->max_conns) {
+			/* Leave the rest in the backlog until a slot frees. */
+			l->st.at_limit++;
+			loop_pause(l, LISTEN_FULL);
+			return;
+		}
+		fd = net_accept(l->lfd);
+		l->st.accept_calls++;
+		if (fd >= 0) {
+			loop_add_conn(l, fd);
+			continue;
+		}
+		switch (fd) {
+		case -EAGAIN:
+			return;
+		case -EINTR:
+		case -ECONNABORTED:
+		case -EPROTO:
+		case -EPERM:
+			/* This connection died in the queue; the next may not. */
+			l->st.accept_errors++;
+			continue;
+		case -EMFILE:
+		case -ENFILE:
+		case -ENOBUFS:
+		case -ENOMEM:
+			/* Retrying at once would fail at once: a busy loop. */
+			l->st.emfile++;
+			loop_pause(l, LISTEN_BACKOFF);
+			return;
+		default:
+			l->st.accept_errors++;
+			loop_pause(l, LISTEN_BACKOFF);
+			return;
+		}
+	}
+	/* Budget spent with connections maybe still queued: come back after
+	 * serving the others (edge-triggered will not report them again). */
+	if (l->edge)
+		l->accept_more = true;
+}
+
+static void loop_event(struct loop *l, const struct poller_event *e)
+{
+	struct pool_slot *s;
+
+	if (e->tag == LOOP_TAG_LISTENER) {
+		if (l->lstate == LISTEN_ON)
+			loop_accept(l);
+		return;
+	}
+	s = pool_lookup(&l->pool, e->tag);
+	if (!s) {
+		l->st.stale++;
+		return;
+	}
+	if (e->events & (POLLER_IN | POLLER_ERR))
+		s->io |= IO_RD;
+	if (e->events & POLLER_HUP)
+		s->io |= IO_HUP;
+	if (e->events & (POLLER_OUT | POLLER_ERR))
+		s->io |= IO_WR;
+	/* A queued connection is served from the queue, so that it is never
+	 * closed while linked into it. */
+	if (!(s->io & IO_PEND))
+		loop_service(l, s);
+}
+
+static void loop_run_pending(struct loop *l)
+{
+	uint32_t idx = l->pend_head;
+	struct pool_slot *s;
+
+	l->pend_head = POOL_NONE;
+	while (idx != POOL_NONE) {
+		s = &l->pool.slots[idx];
+		idx = s->link;
+		s->io &= ~IO_PEND;
+		loop_service(l, s);
+	}
+}
+
+static int loop_timeout(struct loop *l, int64_t now)
+{
+	int64_t t = -1;
+
+	if (l->pend_head != POOL_NONE || l->accept_more)
+		return 0;
+	if (l->lstate == LISTEN_BACKOFF)
+		t = l->retry_at > now ? l->retry_at - now : 0;
+	if (l->next_stats) {
+		int64_t u = l->next_stats > now ? l->next_stats - now : 0;
+
+		if (t < 0 || u < t)
+			t = u;
+	}
+	return (int)t;
+}
+
+static void loop_timers(struct loop *l)
+{
+	int64_t now;
+
+	if (l->lstate != LISTEN_BACKOFF && !l->next_stats)
+		return;
+	now = clock_ms();
+	if (l->lstate == LISTEN_BACKOFF && now >= l->retry_at) {
+		l->lstate = LISTEN_ON;
+		loop_listen_set(l, true);
+		l->accept_more = true;
+	}
+	if (l->next_stats && now >= l->next_stats) {
+		loop_print_stats(l);
+		l->next_stats = now + LOOP_STATS_MS;
+	}
+}
+
+/* Serve until a stop signal; returns 0, or -errno if the poller failed. */
+static int loop_serve(struct loop *l)
+{
+	unsigned sigs;
+	int n, i;
+
+	for (;;) {
+		n = l->p->ops->wait(l->p, l->ev, LOOP_EVENTS,
+				    loop_timeout(l, clock_ms()));
+		l->st.loops++;
+		l->st.waits++;
+		if (n < 0 && n != -EINTR)
+			return n;
+		for (i = 0; i < n; i++) {
+			if (l->ev[i].tag == LOOP_TAG_SIGNAL) {
+				sigs = sig_drain(l->sfd);
+				if (sigs & SIG_STATS)
+					loop_print_stats(l);
+				if (sigs & SIG_STOP)
+					return 0;
+				continue;
+			}
+			l->st.wait_events++;
+			loop_event(l, &l->ev[i]);
+		}
+		loop_run_pending(l);
+		loop_timers(l);
+		if (l->accept_more && l->lstate == LISTEN_ON)
+			loop_accept(l);
+	}
+}
+
+/* Size the connection limit to the descriptors this process may open. */
+static unsigned loop_fit_nofile(const char *prog, unsigned max_conns,
+				unsigned long *nofile)
+{
+	unsigned long want = (unsigned long)max_conns + LOOP_FD_RESERVE;
+	unsigned long have = net_nofile(want);
+
+	*nofile = have;
+	if (have >= want)
+		return max_conns;
+	if (have <= LOOP_FD_RESERVE) {
+		fprintf(stderr,
+			"%s: warning: RLIMIT_NOFILE is %lu: serving 1 connection at most\n",
+			prog, have);
+		return 1;
+	}
+	fprintf(stderr,
+		"%s: warning: RLIMIT_NOFILE is %lu: --max-conns clamped from %u to %lu (raise it with ulimit -n)\n",
+		prog, have, max_conns, have - LOOP_FD_RESERVE);
+	return (unsigned)(have - LOOP_FD_RESERVE);
+}
+
+int ready_run(const struct ready_config *cfg, const char *prog)
+{
+	struct loop *l;
+	char name[NET_ADDRSTRLEN];
+	unsigned long nofile;
+	uint32_t i;
+	int ret, rc = 1;
+
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	l->prog = prog;
+	l->edge = cfg->edge;
+	l->lfd = -1;
+	l->pend_head = POOL_NONE;
+	l->fd_limit = cfg->ops->fd_limit;
+	l->max_conns = loop_fit_nofile(prog, cfg->o.max_conns, &nofile);
+	if (l->fd_limit && l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
+		fprintf(stderr,
+			"%s: warning: select watches descriptors below %d only: connections beyond about %d are refused\n",
+			prog, l->fd_limit, l->fd_limit - LOOP_FD_RESERVE);
+
+	ret = pool_init(&l->pool, l->max_conns);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
+			prog, l->max_conns, strerror(-ret));
+		goto err_free;
+	}
+	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate buffers: %s\n", prog,
+			strerror(-ret));
+		goto err_pool;
+	}
+	ret = cfg->ops->create(&l->p, (unsigned)nofile,
+			       cfg->edge ? POLLER_EDGE : 0);
+	if (ret) {
+		fprintf(stderr, "%s: cannot create the %s poller: %s\n", prog,
+			cfg->ops->name, strerror(-ret));
+		goto err_env;
+	}
+	ret = net_listen(cfg->o.host, cfg->o.port, 4096, &l->lfd, name);
+	if (ret) {
+		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog,
+			cfg->o.host, cfg->o.port,
+			ret == -EADDRINUSE ? "address already in use" :
+					     strerror(-ret));
+		goto err_poller;
+	}
+	ret = sig_install();
+	if (ret < 0) {
+		fprintf(stderr, "%s: cannot set up signals: %s\n", prog,
+			strerror(-ret));
+		goto err_listen;
+	}
+	l->sfd = ret;
+	ret = l->p->ops->add(l->p, l->lfd, LOOP_TAG_LISTENER, POLLER_IN);
+	if (!ret)
+		ret = l->p->ops->add(l->p, l->sfd, LOOP_TAG_SIGNAL, POLLER_IN);
+	if (ret) {
+		fprintf(stderr, "%s: cannot watch the listener: %s\n", prog,
+			strerror(-ret));
+		goto err_sig;
+	}
+
+	printf("listening on %s\n", name);
+	fflush(stdout);
+	fprintf(stderr,
+		"%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",
+		prog, cfg->ops->name, cfg->edge ? "edge" : "level",
+		l->max_conns, cfg->o.buf_size, nofile,
+		cfg->o.stats ? " stats=1s" : "");
+	if (cfg->o.stats)
+		l->next_stats = clock_ms() + LOOP_STATS_MS;
+
+	ret = loop_serve(l);
+	if (ret)
+		fprintf(stderr, "%s: %s wait failed: %s\n", prog,
+			cfg->ops->name, strerror(-ret));
+	else
+		rc = 0;
+
+	/* Stop accepting, then close every connection. */
+	l->lstate = LISTEN_OFF;
+	l->p->ops->del(l->p, l->lfd);
+	close(l->lfd);
+	l->lfd = -1;
+	for (i = 0; i < l->pool.cap; i++) {
+		if (l->pool.slots[i].gen)
+			loop_close(l, &l->pool.slots[i]);
+	}
+	loop_print_stats(l);
+err_sig:
+	sig_close();
+err_listen:
+	if (l->lfd >= 0)
+		close(l->lfd);
+err_poller:
+	l->p->ops->destroy(l->p);
+err_env:
+	conn_env_fini(&l->env);
+err_pool:
+	pool_fini(&l->pool);
+err_free:
+	free(l);
+	return rc;
+}

@@ -134,7 +134,6 @@ void conn_fail(struct conn *c, int err)
 	assert(err < 0);
 	if (!c->err)
 		c->err = (int16_t)(err < -32767 ? -EIO : err);
-	c->flags &= ~(CONN_F_RX_LENT | CONN_F_TX_LENT);
 }
 
 size_t conn_buffered(const struct conn *c)

@@ -88,7 +88,9 @@ void conn_tx_commit(struct conn *c, size_t n);
 void conn_shut_done(struct conn *c);
 
 /* conn_fail - the connection hit an error (negative errno): it wants nothing
- * more and any lent windows are returned. Keeps the first error. */
+ * more. Keeps the first error. Lent windows stay lent: the kernel may still
+ * write into them, so the driver returns them with their commits (which
+ * stay valid after a failure) before conn_reset. */
 void conn_fail(struct conn *c, int err);
 
 /* conn_buffered - bytes received and not yet echoed. */

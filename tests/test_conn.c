@@ -305,6 +305,12 @@ static void drv_fail(struct drv *d, int err)
 	conn_fail(&d->c, err);
 	d->failed = true;
 	d->err = err;
+	/* Lent windows stay lent after a failure until their commits come
+	 * back (an io_uring op in flight still owns the memory). */
+	if (d->rx_lent)
+		conn_rx_commit(&d->c, 0);
+	if (d->tx_lent)
+		conn_tx_commit(&d->c, 0);
 	d->rx_lent = false;
 	d->tx_lent = false;
 	drv_check(d);
@@ -797,6 +803,11 @@ static void test_fail_windows_lent(void **state)
 	conn_fail(&c, -ENOBUFS);
 	assert_int_equal(conn_wants(&c), 0);
 	assert_int_equal(conn_error(&c), -ENOBUFS);
+	/* The window is still lent: storage stays attached until the
+	 * completion returns it, even though the connection failed. */
+	assert_int_equal(env.cache.live, 1);
+	conn_rx_commit(&c, 3);
+	assert_int_equal(conn_wants(&c), 0);
 	conn_reset(&c);
 	assert_int_equal(env.cache.live, 0);
 
@@ -809,6 +820,11 @@ static void test_fail_windows_lent(void **state)
 	conn_fail(&c, -ECONNRESET);
 	assert_int_equal(conn_wants(&c), 0);
 	assert_int_equal(conn_error(&c), -ECONNRESET);
+	/* Completions arrive after the failure: both commits are accepted. */
+	conn_tx_commit(&c, 1);
+	conn_rx_commit(&c, 0);
+	assert_int_equal(conn_wants(&c), 0);
+	assert_int_equal(env.cache.live, 1);
 	conn_reset(&c);
 	assert_int_equal(env.cache.live, 0);
 	conn_env_fini(&env);

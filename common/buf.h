@@ -28,11 +28,11 @@ struct buf {
  * rest go back to the allocator, so an idle server shrinks again.
  */
 struct buf_cache {
-	uint32_t size;	/* bytes per chunk (the ring capacity) */
-	uint32_t keep;	/* free chunks kept for reuse */
-	uint32_t nfree;	/* free chunks held now */
-	uint64_t live;	/* chunks handed out and not yet returned */
-	void **free;	/* stack of nfree free chunks, keep slots */
+	uint32_t size; /* bytes per chunk (the ring capacity) */
+	uint32_t keep; /* free chunks kept for reuse */
+	uint32_t nfree; /* free chunks held now */
+	uint64_t live; /* chunks handed out and not yet returned */
+	void **free; /* stack of nfree free chunks, keep slots */
 };
 
 /* buf_cache_init - prepare a cache of size-byte chunks; returns 0 or -ENOMEM. */

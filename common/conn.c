@@ -15,8 +15,8 @@
 enum {
 	CONN_F_RX_LENT = 1u << 0, /* an rx window is out with the driver */
 	CONN_F_TX_LENT = 1u << 1, /* a tx window is out with the driver */
-	CONN_F_EOF = 1u << 2,	  /* the peer shut its write side */
-	CONN_F_SHUT = 1u << 3,	  /* our write side is shut */
+	CONN_F_EOF = 1u << 2, /* the peer shut its write side */
+	CONN_F_SHUT = 1u << 3, /* our write side is shut */
 };
 
 int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep)
@@ -42,8 +42,7 @@ void conn_init(struct conn *c, struct conn_env *env)
 /* Give the storage back once nothing refers to it. */
 static void conn_maybe_release(struct conn *c)
 {
-	if (c->buf.len == 0 &&
-	    !(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)))
+	if (c->buf.len == 0 && !(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)))
 		buf_detach(&c->buf, &c->env->cache);
 }
 

@@ -18,9 +18,10 @@
 
 /* What a connection wants next; conn_wants() == 0 means "close me". */
 enum {
-	CONN_WANT_READ = 1u << 0,  /* room to receive and no EOF seen yet */
+	CONN_WANT_READ = 1u << 0, /* room to receive and no EOF seen yet */
 	CONN_WANT_WRITE = 1u << 1, /* received bytes wait to be echoed */
-	CONN_WANT_SHUT = 1u << 2,  /* all echoed after EOF: shut the write side */
+	CONN_WANT_SHUT = 1u
+			 << 2, /* all echoed after EOF: shut the write side */
 };
 
 /* Settings and storage shared by every connection of one loop. */
@@ -32,7 +33,7 @@ struct conn {
 	struct conn_env *env;
 	struct buf buf;
 	uint16_t flags; /* CONN_F_*, private to conn.c */
-	int16_t err;	/* first error, a negative errno; 0 if none */
+	int16_t err; /* first error, a negative errno; 0 if none */
 };
 
 /* conn_env_init - set up shared state; buf_size bytes per connection at most.

@@ -61,8 +61,7 @@ int net_listen(const char *host, unsigned port, int backlog, int *fd,
 		return -EINVAL;
 	}
 
-	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		   0);
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
 	/* SO_REUSEADDR only skips TIME_WAIT on restart: Linux still refuses a

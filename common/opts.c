@@ -42,19 +42,26 @@ static void opts_usage(FILE *f, const char *prog, const struct opts_extra *x)
 	fprintf(f, "Usage: %s [options]\n", prog);
 	if (x && x->usage)
 		fputs(x->usage, f);
+	fprintf(f, "  --host ADDR         IPv4 or IPv6 address (default %s)\n",
+		OPTS_DEFAULT_HOST);
+	fputs(
+	    "  --port N            TCP port, 0 picks a free one (default 0)\n",
+	    f);
 	fprintf(f,
-		"  --host ADDR         numeric IPv4 or IPv6 address to listen on (default %s)\n"
-		"  --port N            TCP port, 0 picks a free one (default 0)\n"
-		"  --max-conns N       most connections open at once (default %u)\n"
-		"  --buf-size BYTES    output bound per connection, k/m suffixes (default %uk)\n"
-		"  --stats             print a counters line on stderr every second\n"
-		"  --help              show this help\n"
-		"  --version           show the version\n"
-		"The first stdout line is \"listening on HOST:PORT\". SIGUSR1 prints the\n"
-		"counters; SIGINT/SIGTERM stop the server. Exit: 0 ok, 1 runtime failure,\n"
-		"2 bad usage.\n",
-		OPTS_DEFAULT_HOST, OPTS_DEFAULT_MAX_CONNS,
-		OPTS_DEFAULT_BUF_SIZE / 1024);
+		"  --max-conns N       connections open at once (default %u)\n",
+		OPTS_DEFAULT_MAX_CONNS);
+	fprintf(
+	    f,
+	    "  --buf-size BYTES    output bound per connection (default %uk)\n",
+	    OPTS_DEFAULT_BUF_SIZE / 1024);
+	fputs(
+	    "  --stats             print the counters every second\n"
+	    "  --help              show this help\n"
+	    "  --version           show the version\n"
+	    "The first stdout line is \"listening on HOST:PORT\".\n"
+	    "SIGUSR1 prints the counters; SIGINT or SIGTERM stops the server.\n"
+	    "Exit status: 0 stopped, 1 runtime failure, 2 bad usage.\n",
+	    f);
 }
 
 static int opts_bad(const char *prog, const struct opts_extra *x,
@@ -141,7 +148,8 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 			if (inet_pton(AF_INET, optarg, a) != 1 &&
 			    inet_pton(AF_INET6, optarg, a) != 1)
 				return opts_bad(prog, x,
-						"--host: expected a numeric IPv4 or IPv6 address");
+						"--host: expected a numeric "
+						"IPv4 or IPv6 address");
 			o->host = optarg;
 			break;
 		}
@@ -153,15 +161,17 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 			break;
 		case OPTS_K_MAX_CONNS:
 			if (opts_uint(optarg, 1, OPTS_MAX_CONNS, &v))
-				return opts_bad(prog, x,
-						"--max-conns: expected 1..1000000");
+				return opts_bad(
+				    prog, x,
+				    "--max-conns: expected 1..1000000");
 			o->max_conns = (unsigned)v;
 			break;
 		case OPTS_K_BUF_SIZE:
 			if (opts_size(optarg, OPTS_MIN_BUF_SIZE,
 				      OPTS_MAX_BUF_SIZE, &v))
-				return opts_bad(prog, x,
-						"--buf-size: expected 16..256M bytes");
+				return opts_bad(
+				    prog, x,
+				    "--buf-size: expected 16..256M bytes");
 			o->buf_size = (uint32_t)v;
 			break;
 		case OPTS_K_STATS:

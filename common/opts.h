@@ -23,16 +23,16 @@
 
 struct opts {
 	const char *host;
-	unsigned port;	    /* 0: the kernel picks a free port */
+	unsigned port; /* 0: the kernel picks a free port */
 	unsigned max_conns; /* as asked; the driver may clamp it */
-	uint32_t buf_size;  /* per-connection output bound, bytes */
-	bool stats;	    /* print a stats line every second */
+	uint32_t buf_size; /* per-connection output bound, bytes */
+	bool stats; /* print a stats line every second */
 };
 
 /* A program's own flags. */
 struct opts_extra {
 	const struct option *longopts; /* terminated by a zero entry */
-	const char *usage;		/* help lines for these flags */
+	const char *usage; /* help lines for these flags */
 	/* handle - apply flag key (its .val) with arg (or NULL); return 0, or
 	 * -EINVAL after writing the reason into err. */
 	int (*handle)(void *ctx, int key, const char *arg, char *err,
@@ -41,8 +41,8 @@ struct opts_extra {
 };
 
 enum {
-	OPTS_RUN = 0,	/* parsed: run the server */
-	OPTS_EXIT = 1,	/* --help or --version printed: exit 0 */
+	OPTS_RUN = 0, /* parsed: run the server */
+	OPTS_EXIT = 1, /* --help or --version printed: exit 0 */
 	OPTS_USAGE = 2, /* bad usage, message printed on stderr: exit 2 */
 };
 

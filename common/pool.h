@@ -18,7 +18,7 @@
 
 struct pool_slot {
 	struct conn conn;
-	uint32_t gen;  /* 0 while free; never 0 while in use */
+	uint32_t gen; /* 0 while free; never 0 while in use */
 	uint32_t link; /* free list while free; the driver's list while used */
 	/* Driver-owned fields: the pool clears them on alloc, never reads them. */
 	int fd;

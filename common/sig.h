@@ -10,7 +10,7 @@
 #define ECHO_SIG_H
 
 enum {
-	SIG_STOP = 1u << 0,  /* SIGINT or SIGTERM: shut down */
+	SIG_STOP = 1u << 0, /* SIGINT or SIGTERM: shut down */
 	SIG_STATS = 1u << 1, /* SIGUSR1: print the counters now */
 };
 

@@ -13,13 +13,13 @@ int stats_format(const struct stats *s, char *buf, size_t len)
 	int n;
 
 	/* Accumulate the needed length even once buf is full, like snprintf. */
-#define STATS_PUT(fmt, ...)                                                  \
-	do {                                                                 \
-		n = snprintf(off < len ? buf + off : NULL,                   \
-			     off < len ? len - off : 0, fmt, __VA_ARGS__);   \
-		if (n < 0)                                                   \
-			return n;                                            \
-		off += (size_t)n;                                            \
+#define STATS_PUT(fmt, ...)                                                \
+	do {                                                               \
+		n = snprintf(off < len ? buf + off : NULL,                 \
+			     off < len ? len - off : 0, fmt, __VA_ARGS__); \
+		if (n < 0)                                                 \
+			return n;                                          \
+		off += (size_t)n;                                          \
 	} while (0)
 
 	if (len)

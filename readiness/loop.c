@@ -26,29 +26,29 @@
 #define LOOP_TAG_LISTENER ((uint64_t)0)
 #define LOOP_TAG_SIGNAL ((uint64_t)1)
 
-#define LOOP_EVENTS 256	      /* events taken per wait */
-#define LOOP_ROUNDS 16	      /* recv+send rounds per connection per wakeup */
-#define LOOP_ACCEPTS 64	      /* accepts per wakeup */
-#define LOOP_BACKOFF_MS 100   /* pause after EMFILE before accepting again */
-#define LOOP_STATS_MS 1000    /* --stats period */
-#define LOOP_FD_RESERVE 16    /* descriptors besides connections */
-#define LOOP_BUF_KEEP 64      /* free connection buffers kept for reuse */
+#define LOOP_EVENTS 256 /* events taken per wait */
+#define LOOP_ROUNDS 16 /* recv+send rounds per connection per wakeup */
+#define LOOP_ACCEPTS 64 /* accepts per wakeup */
+#define LOOP_BACKOFF_MS 100 /* pause after EMFILE before accepting again */
+#define LOOP_STATS_MS 1000 /* --stats period */
+#define LOOP_FD_RESERVE 16 /* descriptors besides connections */
+#define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 
 /* Per-socket I/O facts kept in pool_slot.io. */
 enum {
-	IO_RD = 1u << 0,   /* believed readable: the last recv was not short */
-	IO_WR = 1u << 1,   /* believed writable: the last send was not short */
-	IO_IN = 1u << 2,   /* POLLER_IN registered (level-triggered only) */
-	IO_OUT = 1u << 3,  /* POLLER_OUT registered (level-triggered only) */
+	IO_RD = 1u << 0, /* believed readable: the last recv was not short */
+	IO_WR = 1u << 1, /* believed writable: the last send was not short */
+	IO_IN = 1u << 2, /* POLLER_IN registered (level-triggered only) */
+	IO_OUT = 1u << 3, /* POLLER_OUT registered (level-triggered only) */
 	IO_PEND = 1u << 4, /* on the pending list (edge-triggered only) */
-	IO_HUP = 1u << 5,  /* the peer shut its side: read on until EOF */
+	IO_HUP = 1u << 5, /* the peer shut its side: read on until EOF */
 };
 
 enum listen_state {
-	LISTEN_ON,	/* accepting */
-	LISTEN_FULL,	/* paused: --max-conns connections open */
+	LISTEN_ON, /* accepting */
+	LISTEN_FULL, /* paused: --max-conns connections open */
 	LISTEN_BACKOFF, /* paused: out of descriptors, retry at a deadline */
-	LISTEN_OFF,	/* shutting down */
+	LISTEN_OFF, /* shutting down */
 };
 
 struct loop {
@@ -492,12 +492,14 @@ static unsigned loop_fit_nofile(const char *prog, unsigned max_conns,
 		return max_conns;
 	if (have <= LOOP_FD_RESERVE) {
 		fprintf(stderr,
-			"%s: warning: RLIMIT_NOFILE is %lu: serving 1 connection at most\n",
+			"%s: warning: RLIMIT_NOFILE is %lu: serving 1 "
+			"connection at most\n",
 			prog, have);
 		return 1;
 	}
 	fprintf(stderr,
-		"%s: warning: RLIMIT_NOFILE is %lu: --max-conns clamped from %u to %lu (raise it with ulimit -n)\n",
+		"%s: warning: RLIMIT_NOFILE is %lu: --max-conns clamped from "
+		"%u to %lu (raise it with ulimit -n)\n",
 		prog, have, max_conns, have - LOOP_FD_RESERVE);
 	return (unsigned)(have - LOOP_FD_RESERVE);
 }
@@ -521,9 +523,11 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 	l->pend_head = POOL_NONE;
 	l->fd_limit = cfg->ops->fd_limit;
 	l->max_conns = loop_fit_nofile(prog, cfg->o.max_conns, &nofile);
-	if (l->fd_limit && l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
+	if (l->fd_limit &&
+	    l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
 		fprintf(stderr,
-			"%s: warning: select watches descriptors below %d only: connections beyond about %d are refused\n",
+			"%s: warning: select watches descriptors below %d "
+			"only: connections beyond about %d are refused\n",
 			prog, l->fd_limit, l->fd_limit - LOOP_FD_RESERVE);
 
 	ret = pool_init(&l->pool, l->max_conns);
@@ -549,8 +553,8 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 	if (ret) {
 		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog,
 			cfg->o.host, cfg->o.port,
-			ret == -EADDRINUSE ? "address already in use" :
-					     strerror(-ret));
+			ret == -EADDRINUSE ? "address already in use"
+					   : strerror(-ret));
 		goto err_poller;
 	}
 	ret = sig_install();
@@ -571,11 +575,11 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 
 	printf("listening on %s\n", name);
 	fflush(stdout);
-	fprintf(stderr,
-		"%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",
-		prog, cfg->ops->name, cfg->edge ? "edge" : "level",
-		l->max_conns, cfg->o.buf_size, nofile,
-		cfg->o.stats ? " stats=1s" : "");
+	fprintf(
+	    stderr,
+	    "%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",
+	    prog, cfg->ops->name, cfg->edge ? "edge" : "level", l->max_conns,
+	    cfg->o.buf_size, nofile, cfg->o.stats ? " stats=1s" : "");
 	if (cfg->o.stats)
 		l->next_stats = clock_ms() + LOOP_STATS_MS;
 

@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 enum {
-	POLLER_IN = 1u << 0,  /* readable (or EOF / error pending) */
+	POLLER_IN = 1u << 0, /* readable (or EOF / error pending) */
 	POLLER_OUT = 1u << 1, /* writable */
-	POLLER_ERR = 1u << 2, /* error or hang-up: a read/write will say which */
+	POLLER_ERR =
+	    1u << 2, /* error or hang-up: a read/write will say which */
 	POLLER_HUP = 1u << 3, /* the peer shut its write side (EOF is queued
 			       * behind any data): epoll only */
 };

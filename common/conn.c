@@ -21,6 +21,7 @@ enum {
 
 int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep)
 {
+	env->segs = NULL;
 	return buf_cache_init(&env->cache, buf_size, keep);
 }
 
@@ -29,12 +30,29 @@ void conn_env_fini(struct conn_env *env)
 	buf_cache_fini(&env->cache);
 }
 
+int conn_env_segs(struct conn_env *env, struct conn_segs *segs)
+{
+	if (!segs->base || !segs->len || !segs->next || !segs->size ||
+	    !segs->count || segs->count > 65536)
+		return -EINVAL;
+	segs->max_held = env->cache.size / segs->size;
+	if (segs->max_held == 0)
+		segs->max_held = 1;
+	env->segs = segs;
+	return 0;
+}
+
 void conn_init(struct conn *c, struct conn_env *env)
 {
 	c->env = env;
-	c->buf.data = NULL;
-	c->buf.head = 0;
-	c->buf.len = 0;
+	if (env->segs) {
+		c->seg.head = c->seg.tail = c->seg.n = c->seg.pad = 0;
+		c->seg.off = c->seg.len = 0;
+	} else {
+		c->buf.data = NULL;
+		c->buf.head = 0;
+		c->buf.len = 0;
+	}
 	c->flags = 0;
 	c->err = 0;
 }
@@ -42,6 +60,8 @@ void conn_init(struct conn *c, struct conn_env *env)
 /* Give the storage back once nothing refers to it. */
 static void conn_maybe_release(struct conn *c)
 {
+	if (c->env->segs)
+		return;
 	if (c->buf.len == 0 && !(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)))
 		buf_detach(&c->buf, &c->env->cache);
 }
@@ -49,8 +69,13 @@ static void conn_maybe_release(struct conn *c)
 void conn_reset(struct conn *c)
 {
 	assert(!(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)));
-	c->buf.len = 0;
-	buf_detach(&c->buf, &c->env->cache);
+	if (c->env->segs) {
+		/* The driver must have recycled every buffer it held. */
+		assert(c->seg.n == 0);
+	} else {
+		c->buf.len = 0;
+		buf_detach(&c->buf, &c->env->cache);
+	}
 	c->flags = 0;
 }
 
@@ -58,11 +83,18 @@ unsigned conn_wants(const struct conn *c)
 {
 	unsigned w = 0;
 
+	size_t held = conn_buffered(c);
+	bool room;
+
 	if (c->err)
 		return 0;
-	if (!(c->flags & CONN_F_EOF) && c->buf.len < c->env->cache.size)
+	if (c->env->segs)
+		room = c->seg.n < c->env->segs->max_held;
+	else
+		room = held < c->env->cache.size;
+	if (!(c->flags & CONN_F_EOF) && room)
 		w |= CONN_WANT_READ;
-	if (c->buf.len)
+	if (held)
 		w |= CONN_WANT_WRITE;
 	else if ((c->flags & CONN_F_EOF) && !(c->flags & CONN_F_SHUT))
 		w |= CONN_WANT_SHUT;
@@ -73,6 +105,7 @@ int conn_rx_window(struct conn *c, uint8_t **p, size_t *len)
 {
 	int ret;
 
+	assert(!c->env->segs);
 	assert(conn_wants(c) & CONN_WANT_READ);
 	assert(!(c->flags & CONN_F_RX_LENT));
 	ret = buf_attach(&c->buf, &c->env->cache);
@@ -95,6 +128,40 @@ void conn_rx_commit(struct conn *c, size_t n)
 	conn_maybe_release(c);
 }
 
+void conn_rx_segment(struct conn *c, uint16_t id, uint32_t n)
+{
+	struct conn_segs *sg = c->env->segs;
+
+	assert(sg && id < sg->count && n > 0 && n <= sg->size);
+	sg->len[id] = n;
+	if (c->seg.n++ == 0)
+		c->seg.head = id;
+	else
+		sg->next[c->seg.tail] = id;
+	c->seg.tail = id;
+	c->seg.len += n;
+}
+
+/* Unlink the head buffer (bytes accounted by the caller); returns its id. */
+static int conn_seg_unlink(struct conn *c)
+{
+	uint16_t id = c->seg.head;
+
+	c->seg.off = 0;
+	if (--c->seg.n)
+		c->seg.head = c->env->segs->next[id];
+	return id;
+}
+
+int conn_seg_drop(struct conn *c)
+{
+	assert(c->env->segs && !(c->flags & CONN_F_TX_LENT));
+	if (c->seg.n == 0)
+		return -1;
+	c->seg.len -= c->env->segs->len[c->seg.head] - c->seg.off;
+	return conn_seg_unlink(c);
+}
+
 void conn_rx_eof(struct conn *c)
 {
 	c->flags &= ~CONN_F_RX_LENT;
@@ -108,19 +175,38 @@ size_t conn_tx_window(struct conn *c, const uint8_t **p)
 
 	assert(conn_wants(c) & CONN_WANT_WRITE);
 	assert(!(c->flags & CONN_F_TX_LENT));
-	n = buf_rspan(&c->buf, c->env->cache.size, p);
+	if (c->env->segs) {
+		struct conn_segs *sg = c->env->segs;
+		uint16_t id = c->seg.head;
+
+		*p = sg->base + (size_t)id * sg->size + c->seg.off;
+		n = sg->len[id] - c->seg.off;
+	} else {
+		n = buf_rspan(&c->buf, c->env->cache.size, p);
+	}
 	assert(n > 0);
 	c->flags |= CONN_F_TX_LENT;
 	return n;
 }
 
-void conn_tx_commit(struct conn *c, size_t n)
+int conn_tx_commit(struct conn *c, size_t n)
 {
+	struct conn_segs *sg = c->env->segs;
+
 	assert(c->flags & CONN_F_TX_LENT);
 	c->flags &= ~CONN_F_TX_LENT;
+	if (sg) {
+		assert(n <= sg->len[c->seg.head] - c->seg.off);
+		c->seg.off += (uint32_t)n;
+		c->seg.len -= (uint32_t)n;
+		if (c->seg.off == sg->len[c->seg.head])
+			return conn_seg_unlink(c);
+		return -1;
+	}
 	if (n)
 		buf_consume(&c->buf, c->env->cache.size, (uint32_t)n);
 	conn_maybe_release(c);
+	return -1;
 }
 
 void conn_shut_done(struct conn *c)
@@ -137,5 +223,5 @@ void conn_fail(struct conn *c, int err)
 
 size_t conn_buffered(const struct conn *c)
 {
-	return c->buf.len;
+	return c->env->segs ? c->seg.len : c->buf.len;
 }

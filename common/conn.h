@@ -24,14 +24,43 @@ enum {
 			 << 2, /* all echoed after EOF: shut the write side */
 };
 
+/*
+ * Segment mode: received bytes stay in buffers the driver provides (an
+ * io_uring provided-buffer ring) and are echoed straight from there. Buffer
+ * i is base + i * size; the table chains each connection's buffers in
+ * arrival order. The driver owns the memory; the core only does the books.
+ */
+struct conn_segs {
+	uint8_t *base;
+	uint32_t size; /* bytes per buffer */
+	uint32_t count; /* buffers, at most 65536 (ids are 16 bits) */
+	uint32_t max_held; /* buffers one connection may hold and still read */
+	uint32_t *len; /* per buffer: bytes received into it */
+	uint16_t *next; /* per buffer: the next one of its connection */
+};
+
 /* Settings and storage shared by every connection of one loop. */
 struct conn_env {
 	struct buf_cache cache; /* cache.size is the per-connection bound */
+	struct conn_segs *segs; /* non-NULL: every conn is in segment mode */
+};
+
+/* Segment mode's books, in place of the ring (the two never mix). */
+struct conn_seg {
+	uint16_t head; /* oldest held buffer: the one being echoed */
+	uint16_t tail; /* newest held buffer */
+	uint16_t n; /* buffers held */
+	uint16_t pad;
+	uint32_t off; /* bytes of head already sent */
+	uint32_t len; /* bytes held and not yet sent */
 };
 
 struct conn {
 	struct conn_env *env;
-	struct buf buf;
+	union {
+		struct buf buf; /* ring mode */
+		struct conn_seg seg; /* segment mode */
+	};
 	uint16_t flags; /* CONN_F_*, private to conn.c */
 	int16_t err; /* first error, a negative errno; 0 if none */
 };
@@ -42,6 +71,14 @@ int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep);
 
 /* conn_env_fini - release cached buffers; every conn must be reset first. */
 void conn_env_fini(struct conn_env *env);
+
+/*
+ * conn_env_segs - switch env to segment mode over segs (filled in by the
+ * driver, tables included). max_held is derived here from the byte bound:
+ * buf_size / segs->size buffers, at least 1. Call before any conn_init.
+ * Returns 0, or -EINVAL if the table is unusable.
+ */
+int conn_env_segs(struct conn_env *env, struct conn_segs *segs);
 
 /* conn_init - start a fresh connection bound to env. Never fails: storage
  * is attached only when bytes arrive, so an idle connection costs no buffer. */
@@ -59,7 +96,8 @@ unsigned conn_wants(const struct conn *c);
 
 /*
  * conn_rx_window - lend the largest contiguous free region to receive into.
- * Only valid while conn_wants() has CONN_WANT_READ and no rx window is lent.
+ * Ring mode only; valid while conn_wants() has CONN_WANT_READ and no rx
+ * window is lent.
  * Returns 0 with *len > 0, or -ENOMEM if no storage could be attached (the
  * connection has then failed with -ENOMEM).
  * The window stays lent until conn_rx_commit() or conn_rx_eof().
@@ -69,6 +107,19 @@ int conn_rx_window(struct conn *c, uint8_t **p, size_t *len);
 /* conn_rx_commit - n bytes (n <= window) landed in the lent window; n == 0
  * just returns the window (EAGAIN, cancelled). */
 void conn_rx_commit(struct conn *c, size_t n);
+
+/*
+ * conn_rx_segment - segment mode: n > 0 bytes arrived in buffer id, which
+ * the connection now holds until they are echoed. Accepted even when reads
+ * are no longer wanted (a multishot receive may still be delivering while
+ * its cancellation is on the way); conn_wants() then keeps READ off.
+ */
+void conn_rx_segment(struct conn *c, uint16_t id, uint32_t n);
+
+/* conn_seg_drop - segment mode, closing: give up the oldest held buffer
+ * unsent. Returns its id for the driver to recycle, or -1 if none is held.
+ * No tx window may be lent. */
+int conn_seg_drop(struct conn *c);
 
 /* conn_rx_eof - the peer shut its write side; returns any lent rx window.
  * Everything already received is still echoed, then CONN_WANT_SHUT. */
@@ -81,9 +132,13 @@ void conn_rx_eof(struct conn *c);
  */
 size_t conn_tx_window(struct conn *c, const uint8_t **p);
 
-/* conn_tx_commit - n bytes (n <= window) of the lent tx window were sent;
- * a short send (n smaller than the window) is normal. Returns the window. */
-void conn_tx_commit(struct conn *c, size_t n);
+/*
+ * conn_tx_commit - n bytes (n <= window) of the lent tx window were sent;
+ * a short send (n smaller than the window) is normal. Returns the window.
+ * Segment mode: returns the id of a buffer now fully echoed, which the
+ * driver recycles; otherwise (and always in ring mode) -1.
+ */
+int conn_tx_commit(struct conn *c, size_t n);
 
 /* conn_shut_done - the driver shut the write side as CONN_WANT_SHUT asked. */
 void conn_shut_done(struct conn *c);
@@ -94,7 +149,7 @@ void conn_shut_done(struct conn *c);
  * stay valid after a failure) before conn_reset. */
 void conn_fail(struct conn *c, int err);
 
-/* conn_buffered - bytes received and not yet echoed. */
+/* conn_buffered - bytes received and not yet echoed (in either mode). */
 size_t conn_buffered(const struct conn *c);
 
 /* conn_error - the first error (negative errno), or 0. */

@@ -111,3 +111,16 @@ unsigned long net_nofile(unsigned long want)
 	}
 	return rl.rlim_cur == RLIM_INFINITY ? want : (unsigned long)rl.rlim_cur;
 }
+
+unsigned net_fit_conns(unsigned want, unsigned reserve, unsigned long *nofile)
+{
+	unsigned long need = (unsigned long)want + reserve;
+	unsigned long have = net_nofile(need);
+
+	*nofile = have;
+	if (have >= need)
+		return want;
+	if (have <= (unsigned long)reserve + 1)
+		return 1;
+	return (unsigned)(have - reserve);
+}

@@ -35,4 +35,12 @@ int net_accept(int lfd);
  */
 unsigned long net_nofile(unsigned long want);
 
+/*
+ * net_fit_conns - how many connections fit in this process's descriptor
+ * limit: want, or fewer (at least 1) when RLIMIT_NOFILE, raised towards
+ * its hard limit if needed, cannot hold want + reserve. *nofile gets the
+ * soft limit now in force. The caller warns when the result is below want.
+ */
+unsigned net_fit_conns(unsigned want, unsigned reserve, unsigned long *nofile);
+
 #endif

@@ -480,28 +480,22 @@ static int loop_serve(struct loop *l)
 	}
 }
 
-/* Size the connection limit to the descriptors this process may open. */
-static unsigned loop_fit_nofile(const char *prog, unsigned max_conns,
-				unsigned long *nofile)
+/* Start-up warnings, printed once the listener exists so that a failure
+ * to listen stays a single line. */
+static void loop_warn(const struct loop *l, const struct ready_config *cfg,
+		      unsigned long nofile)
 {
-	unsigned long want = (unsigned long)max_conns + LOOP_FD_RESERVE;
-	unsigned long have = net_nofile(want);
-
-	*nofile = have;
-	if (have >= want)
-		return max_conns;
-	if (have <= LOOP_FD_RESERVE) {
+	if (l->max_conns < cfg->o.max_conns)
 		fprintf(stderr,
-			"%s: warning: RLIMIT_NOFILE is %lu: serving 1 "
-			"connection at most\n",
-			prog, have);
-		return 1;
-	}
-	fprintf(stderr,
-		"%s: warning: RLIMIT_NOFILE is %lu: --max-conns clamped from "
-		"%u to %lu (raise it with ulimit -n)\n",
-		prog, have, max_conns, have - LOOP_FD_RESERVE);
-	return (unsigned)(have - LOOP_FD_RESERVE);
+			"%s: warning: RLIMIT_NOFILE is %lu: --max-conns "
+			"clamped from %u to %u (raise it with ulimit -n)\n",
+			l->prog, nofile, cfg->o.max_conns, l->max_conns);
+	if (l->fd_limit &&
+	    l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
+		fprintf(stderr,
+			"%s: warning: select watches descriptors below %d "
+			"only: connections beyond about %d are refused\n",
+			l->prog, l->fd_limit, l->fd_limit - LOOP_FD_RESERVE);
 }
 
 int ready_run(const struct ready_config *cfg, const char *prog)
@@ -522,13 +516,8 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 	l->lfd = -1;
 	l->pend_head = POOL_NONE;
 	l->fd_limit = cfg->ops->fd_limit;
-	l->max_conns = loop_fit_nofile(prog, cfg->o.max_conns, &nofile);
-	if (l->fd_limit &&
-	    l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
-		fprintf(stderr,
-			"%s: warning: select watches descriptors below %d "
-			"only: connections beyond about %d are refused\n",
-			prog, l->fd_limit, l->fd_limit - LOOP_FD_RESERVE);
+	l->max_conns =
+	    net_fit_conns(cfg->o.max_conns, LOOP_FD_RESERVE, &nofile);
 
 	ret = pool_init(&l->pool, l->max_conns);
 	if (ret) {
@@ -575,6 +564,7 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 
 	printf("listening on %s\n", name);
 	fflush(stdout);
+	loop_warn(l, cfg, nofile);
 	fprintf(
 	    stderr,
 	    "%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",

@@ -14,13 +14,21 @@ args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(--backend epoll)
 caught=0 missed=0
 
-# mutant NAME SCENARIO FILE SED-EXPRESSION
+# mutant NAME SCENARIO FILE SED-EXPRESSION [FILE SED-EXPRESSION...]
 mutant() {
-	local name=$1 sc=$2 file=$3 expr=$4
-	cp "$file" "$file.orig"
-	sed -i "$expr" "$file"
-	if cmp -s "$file" "$file.orig"; then
-		echo "BROKEN MUTANT $name: the pattern did not match $file"
+	local name=$1 sc=$2 f changed=0
+	local -a files=()
+	shift 2
+	while [ $# -ge 2 ]; do
+		f=$1
+		cp "$f" "$f.orig"
+		files+=("$f")
+		sed -i "$2" "$f"
+		cmp -s "$f" "$f.orig" || changed=$((changed + 1))
+		shift 2
+	done
+	if [ "$changed" -ne ${#files[@]} ]; then
+		echo "BROKEN MUTANT $name: a pattern did not match"
 		missed=$((missed + 1))
 	elif ! ninja -C b >/dev/null 2>&1; then
 		echo "BROKEN MUTANT $name: does not build"
@@ -33,7 +41,9 @@ mutant() {
 		echo "caught  $name by $sc"
 		caught=$((caught + 1))
 	fi
-	mv "$file.orig" "$file"
+	for f in "${files[@]}"; do
+		mv "$f.orig" "$f"
+	done
 }
 
 mutant drop-bytes echo_bytes readiness/loop.c \
@@ -42,12 +52,12 @@ mutant large-corrupt echo_large readiness/loop.c \
 	's/l->st.bytes_in += (uint64_t)n;/l->st.bytes_in += (uint64_t)n; if (l->st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
 mutant unbounded slow_reader common/conn.c \
 	's/return buf_cache_init(&env->cache, buf_size, keep);/return buf_cache_init(\&env->cache, buf_size * 512u, keep);/'
-mutant no-shut half_close common/conn.c \
-	's/w |= CONN_WANT_SHUT;/;/'
+mutant eof-leak half_close common/conn.c \
+	's/^\tc->flags |= CONN_F_SHUT;$/\t;/'
+mutant eof-drops half_close readiness/loop.c \
+	's/^\t\tconn_rx_eof(c);$/\t\tconn_fail(c, -EPIPE);/'
 mutant sigpipe reset readiness/loop.c \
-	's/MSG_NOSIGNAL/0/'
-mutant sigpipe-handler reset common/sig.c \
-	's/sa.sa_handler = SIG_IGN;/sa.sa_handler = SIG_DFL;/'
+	's/MSG_NOSIGNAL/0/' common/sig.c 's/sa.sa_handler = SIG_IGN;/sa.sa_handler = SIG_DFL;/'
 mutant emfile-spin emfile readiness/loop.c \
 	's/#define LOOP_BACKOFF_MS 100/#define LOOP_BACKOFF_MS 0/'
 mutant no-limit max_conns readiness/loop.c \

@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loop.c - the completion loop behind uring-echo.
+ *
+ * Lends the core's windows (common/conn.c) to the kernel, recv into and
+ * send from, and on each completion commits what happened and asks the
+ * core what next. A connection is freed only once none of its requests is
+ * in flight: cancel, wait for every completion, then close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "loop.h"
+#include "net.h"
+#include "pool.h"
+#include "ring.h"
+#include "sig.h"
+#include "stats.h"
+#include "ud.h"
+
+#define LOOP_BACKOFF_MS 100 /* pause after EMFILE before accepting again */
+#define LOOP_STATS_MS 1000 /* --stats period */
+#define LOOP_STOP_MS 500 /* longest wait for cancelled requests at stop */
+#define LOOP_FD_RESERVE 16 /* descriptors besides connections */
+#define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
+#define LOOP_OPS_PER_CONN 4 /* recv, send and a cancel of each */
+#define LOOP_OPS_EXTRA 8 /* accept, signal poll, their cancels */
+
+/* A connection's requests, kept in pool_slot.io. */
+enum {
+	IO_RECV = 1u << 0, /* a recv is in flight: rx window lent */
+	IO_SEND = 1u << 1, /* a send is in flight: tx window lent */
+	IO_RECV_CANCEL = 1u << 2, /* the cancel of that recv is in flight */
+	IO_SEND_CANCEL = 1u << 3, /* the cancel of that send is in flight */
+	IO_CLOSING = 1u << 4, /* close once none of the above is set */
+};
+
+#define IO_BUSY (IO_RECV | IO_SEND | IO_RECV_CANCEL | IO_SEND_CANCEL)
+
+enum listen_state {
+	LISTEN_ON, /* accepting */
+	LISTEN_FULL, /* paused: --max-conns connections open */
+	LISTEN_BACKOFF, /* paused: out of descriptors, retry at a deadline */
+	LISTEN_OFF, /* shutting down */
+};
+
+/* A completion copied off the CQ, so that handlers may submit (and the
+ * SQE getter may reap) while a batch is being handled. */
+struct loop_cqe {
+	uint64_t ud;
+	int32_t res;
+	uint32_t flags;
+};
+
+struct loop;
+
+/* What differs between modes: how accepts and receives are armed and
+ * completed. Sends, cancels and closes are shared. */
+struct loop_mode {
+	const char *name;
+	const uint8_t *ops; /* IORING_OP_* it needs, probed at start-up */
+	size_t nops;
+	void (*arm_accept)(struct loop *l);
+	void (*on_accept)(struct loop *l, int res, unsigned flags);
+	void (*arm_recv)(struct loop *l, struct pool_slot *s);
+	void (*on_recv)(struct loop *l, struct pool_slot *s, int res,
+			unsigned flags);
+};
+
+struct loop {
+	const char *prog;
+	const struct loop_mode *mode;
+	struct ring r;
+	bool ring_live;
+	struct pool pool;
+	struct conn_env env;
+	struct stats st;
+	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
+	unsigned max_conns;
+	int lfd;
+	int sfd;
+	enum listen_state lstate;
+	bool accept_armed;
+	bool sig_armed;
+	bool stopping;
+	int64_t retry_at; /* LISTEN_BACKOFF deadline, clock_ms() */
+	int64_t next_stats; /* 0 if --stats is off */
+	uint64_t inflight; /* requests whose last completion is to come */
+	uint64_t cancels; /* cancel requests issued (no stats field yet) */
+	struct loop_cqe *cqes; /* reaped, not yet handled */
+	uint32_t ncqe;
+	uint32_t cqe_cap;
+};
+
+static void loop_print_stats(struct loop *l)
+{
+	char line[1024];
+
+	l->st.bufs_live = l->env.cache.live;
+	l->st.waits = l->r.enters;
+	stats_format(&l->st, line, sizeof(line));
+	fputs(line, stderr);
+	fflush(stderr);
+}
+
+/* An SQE counted as in flight, or NULL (fatal: kept in l->r.err). The
+ * caller prepares it, then sets its user_data. */
+static struct io_uring_sqe *loop_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&l->r);
+
+	if (sqe)
+		l->inflight++;
+	return sqe;
+}
+
+static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	l->cancels++;
+	return true;
+}
+
+static void loop_close_end(struct loop *l, struct pool_slot *s)
+{
+	int err = conn_error(&s->conn);
+
+	if (err == -ECONNRESET || err == -EPIPE)
+		l->st.resets++;
+	else if (err == -ENOMEM)
+		l->st.nomem++;
+	else if (err)
+		l->st.conn_errors++;
+	close(s->fd);
+	pool_free(&l->pool, s);
+	l->st.closed++;
+	l->st.active--;
+	/* A slot is free again: resume accepting if the limit paused it. */
+	if (l->lstate == LISTEN_FULL) {
+		l->lstate = LISTEN_ON;
+		l->mode->arm_accept(l);
+	}
+}
+
+/* Start closing s: cancel what is in flight; the last completion closes. */
+static void loop_close(struct loop *l, struct pool_slot *s)
+{
+	uint64_t h = pool_handle(&l->pool, s);
+
+	if (!(s->io & IO_CLOSING)) {
+		s->io |= IO_CLOSING;
+		if ((s->io & IO_RECV) &&
+		    loop_cancel(l, ud_pack(UD_RECV, h),
+				ud_pack(UD_CANCEL_RECV, h)))
+			s->io |= IO_RECV_CANCEL;
+		if ((s->io & IO_SEND) &&
+		    loop_cancel(l, ud_pack(UD_SEND, h),
+				ud_pack(UD_CANCEL_SEND, h)))
+			s->io |= IO_SEND_CANCEL;
+	}
+	if (!(s->io & IO_BUSY))
+		loop_close_end(l, s);
+}
+
+static void loop_send(struct loop *l, struct pool_slot *s)
+{
+	uint64_t ud = ud_pack(UD_SEND, pool_handle(&l->pool, s));
+	struct io_uring_sqe *sqe;
+	const uint8_t *p;
+	size_t len;
+
+	len = conn_tx_window(&s->conn, &p);
+	sqe = loop_sqe(l);
+	if (!sqe) {
+		conn_tx_commit(&s->conn, 0);
+		conn_fail(&s->conn, l->r.err);
+		return;
+	}
+	/* SIGPIPE is ignored too (sig_install), but say it here as well. */
+	io_uring_prep_send(sqe, s->fd, p, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+	l->tx_len[pool_index(&l->pool, s)] = (uint32_t)len;
+	s->io |= IO_SEND;
+	l->st.send_calls++;
+}
+
+/*
+ * Submit what the core wants and nothing is in flight for yet; close when
+ * it wants nothing. Called after every change: accept and each completion.
+ */
+static void loop_drive(struct loop *l, struct pool_slot *s)
+{
+	struct conn *c = &s->conn;
+	unsigned w;
+
+	if (s->io & IO_CLOSING) {
+		loop_close(l, s);
+		return;
+	}
+	w = conn_wants(c);
+	if ((w & CONN_WANT_WRITE) && !(s->io & IO_SEND))
+		loop_send(l, s);
+	if ((w & CONN_WANT_READ) && !(s->io & IO_RECV))
+		l->mode->arm_recv(l, s);
+	if ((w & CONN_WANT_SHUT) && !(s->io & IO_SEND)) {
+		l->st.shutdowns++;
+		if (shutdown(s->fd, SHUT_WR))
+			conn_fail(c, -errno);
+		else
+			conn_shut_done(c);
+	}
+	if (!conn_wants(c))
+		loop_close(l, s);
+}
+
+/* A recv or send failed with res (its window already returned). */
+static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
+{
+	/* Cancelled by us, or failing anyway while we close: not news. */
+	if (s->io & IO_CLOSING)
+		return;
+	/* Nothing done: loop_drive submits it again. */
+	if (res == -EINTR || res == -EAGAIN) {
+		l->st.eagain++;
+		return;
+	}
+	conn_fail(&s->conn, res);
+}
+
+static void loop_on_send(struct loop *l, struct pool_slot *s, int res)
+{
+	uint32_t len = l->tx_len[pool_index(&l->pool, s)];
+
+	s->io &= ~IO_SEND;
+	if (res >= 0) {
+		/* A short send is normal: the next one starts at the rest. */
+		conn_tx_commit(&s->conn, (size_t)res);
+		l->st.bytes_out += (uint64_t)res;
+		if ((uint32_t)res < len)
+			l->st.short_sends++;
+	} else {
+		conn_tx_commit(&s->conn, 0);
+		loop_io_error(l, s, res);
+	}
+	loop_drive(l, s);
+}
+
+static void loop_add_conn(struct loop *l, int fd)
+{
+	struct pool_slot *s;
+
+	if (l->lstate == LISTEN_OFF) {
+		close(fd);
+		return;
+	}
+	s = pool_alloc(&l->pool, &l->env);
+	if (!s) {
+		close(fd);
+		l->st.accept_errors++;
+		return;
+	}
+	s->fd = fd;
+	l->st.accepted++;
+	if (++l->st.active > l->st.peak)
+		l->st.peak = l->st.active;
+	loop_drive(l, s);
+}
+
+static void loop_backoff(struct loop *l)
+{
+	l->lstate = LISTEN_BACKOFF;
+	l->retry_at = clock_ms() + LOOP_BACKOFF_MS;
+}
+
+/* An accept failed with res; true if accepting may go on at once. */
+static bool loop_accept_error(struct loop *l, int res)
+{
+	switch (res) {
+	case -ECANCELED:
+		return l->lstate != LISTEN_OFF;
+	case -EINTR:
+	case -ECONNABORTED:
+	case -EPROTO:
+	case -EPERM:
+		/* This connection died in the queue; the next may not. */
+		l->st.accept_errors++;
+		return true;
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOBUFS:
+	case -ENOMEM:
+		/* Retrying at once would fail at once: a busy loop. */
+		l->st.emfile++;
+		loop_backoff(l);
+		return false;
+	default:
+		l->st.accept_errors++;
+		loop_backoff(l);
+		return false;
+	}
+}
+
+/* --- basic mode: one-shot accept and recv, one of each in flight ---- */
+
+static void basic_arm_accept(struct loop *l)
+{
+	uint64_t ud = ud_pack(UD_ACCEPT, 0);
+	struct io_uring_sqe *sqe;
+
+	if (l->lstate != LISTEN_ON || l->accept_armed)
+		return;
+	if (l->pool.used >= l->max_conns) {
+		/* Leave the rest in the backlog until a slot frees. */
+		l->st.at_limit++;
+		l->lstate = LISTEN_FULL;
+		return;
+	}
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return;
+	/* Blocking sockets: io_uring polls for us (see uring_run). */
+	io_uring_prep_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+	l->accept_armed = true;
+	l->st.accept_calls++;
+}
+
+static void basic_on_accept(struct loop *l, int res, unsigned flags)
+{
+	l->accept_armed = false;
+	if (res >= 0)
+		loop_add_conn(l, res);
+	else if (!loop_accept_error(l, res))
+		return;
+	basic_arm_accept(l);
+}
+
+static void basic_arm_recv(struct loop *l, struct pool_slot *s)
+{
+	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, s));
+	struct io_uring_sqe *sqe;
+	uint8_t *p;
+	size_t len;
+
+	/* On -ENOMEM the core has failed the connection: drive closes it. */
+	if (conn_rx_window(&s->conn, &p, &len))
+		return;
+	sqe = loop_sqe(l);
+	if (!sqe) {
+		conn_rx_commit(&s->conn, 0);
+		conn_fail(&s->conn, l->r.err);
+		return;
+	}
+	io_uring_prep_recv(sqe, s->fd, p, len, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	s->io |= IO_RECV;
+	l->st.recv_calls++;
+}
+
+static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
+			  unsigned flags)
+{
+	struct conn *c = &s->conn;
+
+	s->io &= ~IO_RECV;
+	if (res > 0) {
+		conn_rx_commit(c, (size_t)res);
+		l->st.bytes_in += (uint64_t)res;
+		if (conn_buffered(c) == l->env.cache.size)
+			l->st.full++;
+	} else if (res == 0) {
+		conn_rx_eof(c);
+	} else {
+		conn_rx_commit(c, 0);
+		loop_io_error(l, s, res);
+	}
+	loop_drive(l, s);
+}
+
+static const uint8_t basic_ops[] = {
+	IORING_OP_ACCEPT,	IORING_OP_RECV,	    IORING_OP_SEND,
+	IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
+};
+
+/* Indexed by enum uring_mode; no handlers: a mode not built yet. */
+static const struct loop_mode loop_modes[] = {
+	[URING_MODE_BASIC] = {
+		.name = "basic",
+		.ops = basic_ops,
+		.nops = sizeof(basic_ops),
+		.arm_accept = basic_arm_accept,
+		.on_accept = basic_on_accept,
+		.arm_recv = basic_arm_recv,
+		.on_recv = basic_on_recv,
+	},
+	[URING_MODE_MULTISHOT] = { .name = "multishot" },
+};
+
+#define LOOP_NMODES (sizeof(loop_modes) / sizeof(loop_modes[0]))
+
+int uring_mode_find(const char *name, enum uring_mode *m)
+{
+	size_t i;
+
+	for (i = 0; i < LOOP_NMODES; i++) {
+		if (strcmp(loop_modes[i].name, name))
+			continue;
+		if (!loop_modes[i].arm_accept)
+			return -ENOSYS;
+		*m = (enum uring_mode)i;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *uring_mode_names(void)
+{
+	static char names[64];
+	size_t i, off = 0;
+	const char *sep = "";
+
+	for (i = 0; i < LOOP_NMODES && off < sizeof(names); i++) {
+		if (!loop_modes[i].arm_accept)
+			continue;
+		off += (size_t)snprintf(names + off, sizeof(names) - off,
+					"%s%s", sep, loop_modes[i].name);
+		sep = ", ";
+	}
+	return names;
+}
+
+/* --- signals, timers, the completion batch -------------------------- */
+
+static void loop_arm_signal(struct loop *l)
+{
+	uint64_t ud = ud_pack(UD_SIGNAL, 0);
+	struct io_uring_sqe *sqe = loop_sqe(l);
+
+	if (!sqe)
+		return;
+	/* A poll, not a read: the pipe is O_NONBLOCK, and a read on it would
+	 * complete at once with -EAGAIN instead of waiting. */
+	io_uring_prep_poll_add(sqe, l->sfd, POLLIN);
+	io_uring_sqe_set_data64(sqe, ud);
+	l->sig_armed = true;
+}
+
+static void loop_on_signal(struct loop *l, int res)
+{
+	unsigned sigs;
+
+	l->sig_armed = false;
+	if (l->stopping)
+		return;
+	sigs = sig_drain(l->sfd);
+	if (sigs & SIG_STATS)
+		loop_print_stats(l);
+	if (sigs & SIG_STOP) {
+		l->stopping = true;
+		return;
+	}
+	loop_arm_signal(l);
+}
+
+static void loop_cqe(struct loop *l, const struct loop_cqe *c)
+{
+	enum ud_op op = ud_op(c->ud);
+	struct pool_slot *s;
+
+	/* liburing's own wait timeout, used only without IORING_FEAT_EXT_ARG. */
+	if (c->ud == LIBURING_UDATA_TIMEOUT)
+		return;
+	/* A multishot request stays in flight while it says "more". */
+	if (!(c->flags & IORING_CQE_F_MORE))
+		l->inflight--;
+	switch (op) {
+	case UD_ACCEPT:
+		l->mode->on_accept(l, c->res, c->flags);
+		return;
+	case UD_SIGNAL:
+		loop_on_signal(l, c->res);
+		return;
+	case UD_CANCEL:
+		return;
+	default:
+		break;
+	}
+	s = pool_lookup(&l->pool, ud_handle(c->ud));
+	if (!s) {
+		l->st.stale++;
+		return;
+	}
+	switch (op) {
+	case UD_RECV:
+		l->mode->on_recv(l, s, c->res, c->flags);
+		break;
+	case UD_SEND:
+		loop_on_send(l, s, c->res);
+		break;
+	case UD_CANCEL_RECV:
+		/* 0, -ENOENT (already done) or -EALREADY (finishing): the
+		 * recv's own completion comes, or came, either way. */
+		s->io &= ~IO_RECV_CANCEL;
+		loop_drive(l, s);
+		break;
+	case UD_CANCEL_SEND:
+		s->io &= ~IO_SEND_CANCEL;
+		loop_drive(l, s);
+		break;
+	default:
+		l->st.stale++;
+		break;
+	}
+}
+
+/* Copy every visible CQE into the batch and advance the CQ once. Also the
+ * ring's reap hook: it only copies, so no handler ever runs re-entered. */
+static void loop_reap(void *ctx)
+{
+	struct loop *l = ctx;
+	struct io_uring_cqe *cqe;
+	struct loop_cqe *grown;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&l->r.ring, head, cqe)
+	{
+		if (l->ncqe == l->cqe_cap) {
+			/* Leave the rest on the CQ if memory runs out. */
+			grown =
+			    realloc(l->cqes, 2 * sizeof(*grown) * l->cqe_cap);
+			if (!grown)
+				break;
+			l->cqes = grown;
+			l->cqe_cap *= 2;
+		}
+		l->cqes[l->ncqe].ud = cqe->user_data;
+		l->cqes[l->ncqe].res = cqe->res;
+		l->cqes[l->ncqe].flags = cqe->flags;
+		l->ncqe++;
+		n++;
+	}
+	io_uring_cq_advance(&l->r.ring, n);
+	ring_note_overflow(&l->r);
+	l->st.wait_events += n;
+}
+
+/* Handle the batch; handlers may append to it (through the reap hook). */
+static void loop_dispatch(struct loop *l)
+{
+	struct loop_cqe c;
+	uint32_t i;
+
+	for (i = 0; i < l->ncqe; i++) {
+		c = l->cqes[i];
+		loop_cqe(l, &c);
+	}
+	l->ncqe = 0;
+}
+
+static int loop_timeout(struct loop *l, int64_t now)
+{
+	int64_t t = -1;
+
+	if (l->lstate == LISTEN_BACKOFF)
+		t = l->retry_at > now ? l->retry_at - now : 0;
+	if (l->next_stats) {
+		int64_t u = l->next_stats > now ? l->next_stats - now : 0;
+
+		if (t < 0 || u < t)
+			t = u;
+	}
+	return (int)t;
+}
+
+static void loop_timers(struct loop *l)
+{
+	int64_t now;
+
+	if (l->lstate != LISTEN_BACKOFF && !l->next_stats)
+		return;
+	now = clock_ms();
+	if (l->lstate == LISTEN_BACKOFF && now >= l->retry_at) {
+		l->lstate = LISTEN_ON;
+		l->mode->arm_accept(l);
+	}
+	if (l->next_stats && now >= l->next_stats) {
+		loop_print_stats(l);
+		l->next_stats = now + LOOP_STATS_MS;
+	}
+}
+
+static bool loop_wait_ok(int ret)
+{
+	return !ret || ret == -ETIME || ret == -EINTR || ret == -EBUSY ||
+	       ret == -EAGAIN;
+}
+
+/* Serve until a stop signal; returns 0, or -errno if the ring failed. */
+static int loop_serve(struct loop *l)
+{
+	int ret;
+
+	while (!l->stopping) {
+		ret = ring_wait(&l->r, loop_timeout(l, clock_ms()));
+		l->st.loops++;
+		if (!loop_wait_ok(ret))
+			return ret;
+		loop_reap(l);
+		loop_dispatch(l);
+		if (l->r.err)
+			return l->r.err;
+		/* A lost completion would pin its connection for ever. */
+		if (l->r.cq_dropped)
+			return -EBADR;
+		loop_timers(l);
+	}
+	return 0;
+}
+
+/* Stop accepting, close every connection, and wait (a bounded time) for
+ * every request to complete, so that no buffer is freed under the kernel. */
+static void loop_stop(struct loop *l)
+{
+	int64_t deadline = clock_ms() + LOOP_STOP_MS, now;
+	struct pool_slot *s;
+	uint32_t i;
+
+	l->stopping = true;
+	l->lstate = LISTEN_OFF;
+	if (l->accept_armed)
+		loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0));
+	if (l->sig_armed)
+		loop_cancel(l, ud_pack(UD_SIGNAL, 0), ud_pack(UD_CANCEL, 0));
+	for (i = 0; i < l->pool.cap; i++) {
+		if (l->pool.slots[i].gen)
+			loop_close(l, &l->pool.slots[i]);
+	}
+	while (l->inflight && !l->r.err && (now = clock_ms()) < deadline) {
+		if (!loop_wait_ok(ring_wait(&l->r, (int)(deadline - now))))
+			break;
+		loop_reap(l);
+		loop_dispatch(l);
+	}
+	if (!l->inflight)
+		return;
+	/* Requests still out (a broken ring): tear the ring down first, which
+	 * cancels them, and only then take the windows back and free. */
+	ring_exit(&l->r);
+	l->ring_live = false;
+	for (i = 0; i < l->pool.cap; i++) {
+		s = &l->pool.slots[i];
+		if (!s->gen)
+			continue;
+		if (s->io & IO_RECV)
+			conn_rx_commit(&s->conn, 0);
+		if (s->io & IO_SEND)
+			conn_tx_commit(&s->conn, 0);
+		s->io = 0;
+		loop_close_end(l, s);
+	}
+}
+
+/* Start-up warnings, printed once the listener exists so that a failure
+ * to listen stays a single line. */
+static void loop_warn(const struct loop *l, const struct uring_config *cfg,
+		      unsigned long nofile)
+{
+	if (l->max_conns < cfg->o.max_conns)
+		fprintf(stderr,
+			"%s: warning: RLIMIT_NOFILE is %lu: --max-conns "
+			"clamped from %u to %u (raise it with ulimit -n)\n",
+			l->prog, nofile, cfg->o.max_conns, l->max_conns);
+}
+
+static void loop_fail(struct loop *l, int err)
+{
+	if (err == -EBADR)
+		fprintf(stderr,
+			"%s: io_uring lost %llu completions (CQ overflow)\n",
+			l->prog, (unsigned long long)l->r.cq_dropped);
+	else
+		fprintf(stderr, "%s: io_uring_enter failed: %s\n", l->prog,
+			strerror(-err));
+}
+
+int uring_run(const struct uring_config *cfg, const char *prog)
+{
+	static const uint8_t timeout_op[] = { IORING_OP_TIMEOUT };
+	struct ring_config rcfg;
+	char name[NET_ADDRSTRLEN], why[512], desc[384];
+	unsigned long nofile;
+	struct loop *l;
+	int ret, fl, rc = 1;
+
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	l->prog = prog;
+	l->mode = &loop_modes[cfg->mode];
+	l->lfd = -1;
+	l->max_conns =
+	    net_fit_conns(cfg->o.max_conns, LOOP_FD_RESERVE, &nofile);
+
+	ret = pool_init(&l->pool, l->max_conns);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
+			prog, l->max_conns, strerror(-ret));
+		goto err_free;
+	}
+	l->tx_len = calloc(l->max_conns, sizeof(*l->tx_len));
+	if (!l->tx_len) {
+		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
+			prog, l->max_conns, strerror(ENOMEM));
+		goto err_pool;
+	}
+	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate buffers: %s\n", prog,
+			strerror(-ret));
+		goto err_tx_len;
+	}
+
+	/* Size the CQ for every request that can be out at once, so that
+	 * completions never wait in the kernel's overflow list. */
+	rcfg.entries = cfg->ring_entries;
+	rcfg.cq_entries = LOOP_OPS_PER_CONN * l->max_conns + LOOP_OPS_EXTRA;
+	rcfg.defer = cfg->defer;
+	ret = ring_init(&l->r, &rcfg, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		goto err_env;
+	}
+	l->ring_live = true;
+	l->r.reap = loop_reap;
+	l->r.reap_ctx = l;
+	ret =
+	    ring_require(&l->r, l->mode->ops, l->mode->nops, why, sizeof(why));
+	/* Without EXT_ARG, liburing times waits out with a TIMEOUT request. */
+	if (!ret && !(l->r.ring.features & IORING_FEAT_EXT_ARG))
+		ret = ring_require(&l->r, timeout_op, 1, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "%s: %s\n", prog, why);
+		goto err_ring;
+	}
+	l->cqe_cap = l->r.cq_entries;
+	l->cqes = calloc(l->cqe_cap, sizeof(*l->cqes));
+	if (!l->cqes) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		goto err_ring;
+	}
+
+	ret = net_listen(cfg->o.host, cfg->o.port, 4096, &l->lfd, name);
+	if (ret) {
+		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog,
+			cfg->o.host, cfg->o.port,
+			ret == -EADDRINUSE ? "address already in use"
+					   : strerror(-ret));
+		goto err_cqes;
+	}
+	/* On an O_NONBLOCK listener some kernels complete an accept with
+	 * -EAGAIN instead of waiting for a connection (liburing issue #364);
+	 * io_uring never blocks the thread on a blocking socket anyway. */
+	fl = fcntl(l->lfd, F_GETFL);
+	if (fl < 0 || fcntl(l->lfd, F_SETFL, fl & ~O_NONBLOCK)) {
+		fprintf(stderr, "%s: cannot set up the listener: %s\n", prog,
+			strerror(errno));
+		goto err_listen;
+	}
+	ret = sig_install();
+	if (ret < 0) {
+		fprintf(stderr, "%s: cannot set up signals: %s\n", prog,
+			strerror(-ret));
+		goto err_listen;
+	}
+	l->sfd = ret;
+	l->lstate = LISTEN_ON;
+	l->mode->arm_accept(l);
+	loop_arm_signal(l);
+	if (l->r.err) {
+		fprintf(stderr, "%s: cannot submit to the io_uring: %s\n", prog,
+			strerror(-l->r.err));
+		goto err_sig;
+	}
+
+	printf("listening on %s\n", name);
+	fflush(stdout);
+	loop_warn(l, cfg, nofile);
+	ring_describe(&l->r, desc, sizeof(desc));
+	fprintf(stderr,
+		"%s: mode=%s %s max-conns=%u buf-size=%u nofile=%lu%s\n", prog,
+		l->mode->name, desc, l->max_conns, cfg->o.buf_size, nofile,
+		cfg->o.stats ? " stats=1s" : "");
+	if (cfg->o.stats)
+		l->next_stats = clock_ms() + LOOP_STATS_MS;
+
+	ret = loop_serve(l);
+	if (ret)
+		loop_fail(l, ret);
+	else
+		rc = 0;
+	loop_stop(l);
+	loop_print_stats(l);
+err_sig:
+	sig_close();
+err_listen:
+	close(l->lfd);
+err_cqes:
+	free(l->cqes);
+err_ring:
+	if (l->ring_live)
+		ring_exit(&l->r);
+err_env:
+	conn_env_fini(&l->env);
+err_tx_len:
+	free(l->tx_len);
+err_pool:
+	pool_fini(&l->pool);
+err_free:
+	free(l);
+	return rc;
+}

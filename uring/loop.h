@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loop.h - the completion driver: one thread, one ring, one pool.
+ *
+ * It translates between io_uring completions and the sans-I/O core; it
+ * decides nothing about the protocol (that is common/conn.c).
+ */
+#ifndef URING_LOOP_H
+#define URING_LOOP_H
+
+#include "opts.h"
+#include "ring.h"
+
+/* How connections use the ring; each mode is one entry in loop.c. */
+enum uring_mode {
+	URING_MODE_BASIC, /* one-shot accept, recv and send */
+	URING_MODE_MULTISHOT, /* not built yet */
+};
+
+struct uring_config {
+	struct opts o;
+	enum uring_mode mode;
+	enum ring_defer defer;
+	unsigned ring_entries;
+};
+
+/* uring_mode_find - the mode spelled name: 0 with *m set, -ENOSYS for a
+ * mode known but not built yet, -EINVAL for an unknown name. */
+int uring_mode_find(const char *name, enum uring_mode *m);
+
+/* uring_mode_names - the built modes, for usage text: "basic". */
+const char *uring_mode_names(void);
+
+/*
+ * uring_run - listen, print "listening on HOST:PORT" on stdout, serve until
+ * SIGINT/SIGTERM, print the final counters on stderr. Returns 0 after a
+ * clean stop, or 1 after printing one line naming a runtime failure.
+ */
+int uring_run(const struct uring_config *cfg, const char *prog);
+
+#endif

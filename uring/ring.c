@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ring.c - io_uring setup with flag fallback, op probe and the SQE getter.
+ *
+ * Tries the best setup flags and drops them newest first on -EINVAL, so
+ * one binary runs on older kernels and says what it got. Prints nothing:
+ * failures come back as -errno with a one-line reason for the caller.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+
+#include "ring.h"
+
+#define RING_RETRIES 1000 /* submits in a row refused before giving up */
+
+struct ring_name {
+	unsigned v;
+	const char *name;
+	const char *since; /* the Linux version that added it */
+};
+
+/* Setup flags in the order the start-up line shows them. */
+static const struct ring_name ring_flag_names[] = {
+	{ IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER", "6.0" },
+	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN", "6.1" },
+	{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN", "5.19" },
+	{ IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL", "5.18" },
+	{ IORING_SETUP_CQSIZE, "CQSIZE", "5.5" },
+	{ IORING_SETUP_CLAMP, "CLAMP", "5.6" },
+};
+
+/* On -EINVAL the first of these still set is dropped: newest first, so
+ * an older kernel loses only what it lacks. */
+static const unsigned ring_fallback[] = {
+	IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+	IORING_SETUP_COOP_TASKRUN,  IORING_SETUP_SUBMIT_ALL,
+	IORING_SETUP_CLAMP,	    IORING_SETUP_CQSIZE,
+};
+
+static const struct ring_name ring_feat_names[] = {
+	{ IORING_FEAT_NODROP, "NODROP", "5.5" },
+	{ IORING_FEAT_FAST_POLL, "FAST_POLL", "5.7" },
+	{ IORING_FEAT_EXT_ARG, "EXT_ARG", "5.11" },
+};
+
+static const struct ring_name ring_op_names[] = {
+	{ IORING_OP_POLL_ADD, "POLL_ADD", "5.1" },
+	{ IORING_OP_TIMEOUT, "TIMEOUT", "5.4" },
+	{ IORING_OP_ACCEPT, "ACCEPT", "5.5" },
+	{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL", "5.5" },
+	{ IORING_OP_READ, "READ", "5.6" },
+	{ IORING_OP_SEND, "SEND", "5.6" },
+	{ IORING_OP_RECV, "RECV", "5.6" },
+	{ IORING_OP_CLOSE, "CLOSE", "5.6" },
+	{ IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS", "5.7" },
+	{ IORING_OP_SHUTDOWN, "SHUTDOWN", "5.11" },
+};
+
+#define RING_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct ring_name *ring_find(const struct ring_name *t, size_t n,
+					 unsigned v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].v == v)
+			return &t[i];
+	return NULL;
+}
+
+static const char *ring_kernel(struct utsname *u)
+{
+	return uname(u) ? "unknown" : u->release;
+}
+
+/* True if the running kernel is older than major.minor (false if unknown). */
+static bool ring_kernel_before(unsigned major, unsigned minor)
+{
+	struct utsname u;
+	unsigned ma, mi;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+		return false;
+	return ma < major || (ma == major && mi < minor);
+}
+
+/* A reason for a failed io_uring_setup, as the user can act on it. */
+static void ring_why_setup(int err, unsigned entries, char *why, size_t whylen)
+{
+	struct rlimit rl;
+
+	if (err == -EPERM || err == -ENOSYS) {
+		snprintf(why, whylen,
+			 "io_uring is unavailable (io_uring_setup: %s): check "
+			 "sysctl kernel.io_uring_disabled and any seccomp "
+			 "profile (Docker's default blocks io_uring)",
+			 strerror(-err));
+		return;
+	}
+	/* Before Linux 5.12 ring memory is charged to RLIMIT_MEMLOCK (since
+	 * then to the memory cgroup), so a small limit is the usual cause. */
+	if (err == -ENOMEM && ring_kernel_before(5, 12) &&
+	    !getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		snprintf(
+		    why, whylen,
+		    "cannot set up the io_uring (io_uring_setup: %s): "
+		    "RLIMIT_MEMLOCK is %llu KiB, too small for %u entries: "
+		    "raise it (ulimit -l) or use a smaller --ring-entries",
+		    strerror(-err), (unsigned long long)rl.rlim_cur / 1024,
+		    entries);
+		return;
+	}
+	if (err == -ENOMEM) {
+		snprintf(why, whylen,
+			 "cannot set up the io_uring (io_uring_setup: %s): try "
+			 "a smaller --ring-entries or --max-conns",
+			 strerror(-err));
+		return;
+	}
+	snprintf(why, whylen, "cannot set up the io_uring (io_uring_setup: %s)",
+		 strerror(-err));
+}
+
+int ring_init(struct ring *r, const struct ring_config *cfg, char *why,
+	      size_t whylen)
+{
+	struct io_uring_params p;
+	struct utsname u;
+	unsigned want, f;
+	size_t i = 0;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL |
+	       IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+	/* DEFER_TASKRUN runs completions only inside our own io_uring_enter
+	 * with GETEVENTS; without it, COOP_TASKRUN at least spares us the
+	 * interrupts that would run them at any moment. */
+	if (cfg->defer == RING_DEFER_OFF)
+		want |= IORING_SETUP_COOP_TASKRUN;
+	else
+		want |= IORING_SETUP_DEFER_TASKRUN;
+	for (;;) {
+		memset(&p, 0, sizeof(p));
+		p.flags = want;
+		/* The kernel wants cq_entries >= sq_entries. */
+		p.cq_entries = cfg->cq_entries > 2 * cfg->entries
+				   ? cfg->cq_entries
+				   : 2 * cfg->entries;
+		ret = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
+		if (ret != -EINVAL)
+			break;
+		while (i < RING_N(ring_fallback) && !(want & ring_fallback[i]))
+			i++;
+		if (i == RING_N(ring_fallback))
+			break;
+		f = ring_fallback[i++];
+		if (f == IORING_SETUP_DEFER_TASKRUN &&
+		    cfg->defer == RING_DEFER_ON) {
+			snprintf(
+			    why, whylen,
+			    "--defer-taskrun: this kernel (Linux %s) lacks "
+			    "IORING_SETUP_DEFER_TASKRUN, which needs Linux 6.1 "
+			    "(run without it or with --no-defer-taskrun)",
+			    ring_kernel(&u));
+			return -EOPNOTSUPP;
+		}
+		want &= ~f;
+		r->dropped |= f;
+		if (f == IORING_SETUP_DEFER_TASKRUN)
+			want |= IORING_SETUP_COOP_TASKRUN;
+	}
+	if (ret) {
+		ring_why_setup(ret, cfg->entries, why, whylen);
+		return ret;
+	}
+	r->flags = r->ring.flags;
+	r->sq_entries = p.sq_entries;
+	r->cq_entries = p.cq_entries;
+	/* Enter by registered index: skips the fd lookup on every enter. */
+	r->fd_registered = io_uring_register_ring_fd(&r->ring) == 1;
+	return 0;
+}
+
+int ring_require(struct ring *r, const uint8_t *ops, size_t n, char *why,
+		 size_t whylen)
+{
+	const struct ring_name *nm;
+	struct io_uring_probe *probe;
+	struct utsname u;
+	size_t i;
+
+	probe = io_uring_get_probe_ring(&r->ring);
+	if (!probe) {
+		snprintf(why, whylen,
+			 "cannot probe io_uring ops on Linux %s "
+			 "(IORING_REGISTER_PROBE needs Linux 5.6)",
+			 ring_kernel(&u));
+		return -EOPNOTSUPP;
+	}
+	for (i = 0; i < n; i++) {
+		if (io_uring_opcode_supported(probe, ops[i]))
+			continue;
+		nm = ring_find(ring_op_names, RING_N(ring_op_names), ops[i]);
+		snprintf(
+		    why, whylen,
+		    "io_uring op %s is missing on Linux %s (it needs Linux %s)",
+		    nm ? nm->name : "?", ring_kernel(&u), nm ? nm->since : "?");
+		io_uring_free_probe(probe);
+		return -EOPNOTSUPP;
+	}
+	io_uring_free_probe(probe);
+	return 0;
+}
+
+struct io_uring_sqe *ring_sqe(struct ring *r)
+{
+	struct io_uring_sqe *sqe;
+	unsigned refused = 0;
+	int ret;
+
+	while (!(sqe = io_uring_get_sqe(&r->ring))) {
+		r->sq_full++;
+		ret = io_uring_submit(&r->ring);
+		r->enters++;
+		if (ret >= 0 || ret == -EINTR)
+			continue;
+		/* -EBUSY: the CQ and its overflow list are full, the kernel
+		 * takes no more until we consume; -EAGAIN: it is short of
+		 * memory for requests. Either way, make room and retry. */
+		if ((ret == -EBUSY || ret == -EAGAIN) &&
+		    ++refused < RING_RETRIES) {
+			r->busy++;
+			if (r->reap)
+				r->reap(r->reap_ctx);
+			continue;
+		}
+		if (!r->err)
+			r->err = ret;
+		return NULL;
+	}
+	return sqe;
+}
+
+int ring_wait(struct ring *r, int timeout_ms)
+{
+	struct __kernel_timespec ts, *tp = NULL;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+		tp = &ts;
+	}
+	/* One enter both submits and waits; with EXT_ARG the timeout rides
+	 * along in it, without it liburing queues a timeout SQE. */
+	ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, tp, NULL);
+	r->enters++;
+	return ret < 0 ? ret : 0;
+}
+
+void ring_note_overflow(struct ring *r)
+{
+	unsigned flags = __atomic_load_n(r->ring.sq.kflags, __ATOMIC_RELAXED);
+	unsigned lost = __atomic_load_n(r->ring.cq.koverflow, __ATOMIC_RELAXED);
+
+	/* With IORING_FEAT_NODROP the kernel keeps CQEs that found the CQ
+	 * full on a list and flags it; cq.koverflow counts only those it
+	 * could not keep. */
+	if (flags & IORING_SQ_CQ_OVERFLOW)
+		r->cq_backlog++;
+	r->cq_dropped = lost;
+}
+
+static int ring_names(char *buf, size_t len, const struct ring_name *t,
+		      size_t n, unsigned v)
+{
+	size_t i, off = 0;
+	int k;
+
+	if (len)
+		buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (!(v & t[i].v))
+			continue;
+		k = snprintf(off < len ? buf + off : NULL,
+			     off < len ? len - off : 0, "%s%s", off ? "|" : "",
+			     t[i].name);
+		if (k > 0)
+			off += (size_t)k;
+	}
+	if (!off)
+		snprintf(buf, len, "none");
+	return (int)off;
+}
+
+int ring_describe(const struct ring *r, char *buf, size_t len)
+{
+	char flags[128], feat[64], dropped[128];
+
+	ring_names(flags, sizeof(flags), ring_flag_names,
+		   RING_N(ring_flag_names), r->flags);
+	ring_names(feat, sizeof(feat), ring_feat_names, RING_N(ring_feat_names),
+		   r->ring.features);
+	ring_names(dropped, sizeof(dropped), ring_flag_names,
+		   RING_N(ring_flag_names), r->dropped);
+	return snprintf(
+	    buf, len,
+	    "ring-entries=%u cq-entries=%u flags=%s feat=%s ring-fd=%s%s%s",
+	    r->sq_entries, r->cq_entries, flags, feat,
+	    r->fd_registered ? "registered" : "plain",
+	    r->dropped ? " fell-back=" : "", r->dropped ? dropped : "");
+}
+
+void ring_exit(struct ring *r)
+{
+	io_uring_queue_exit(&r->ring);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring.h - the io_uring: setup with flag fallback, op probe, SQE getter.
+ *
+ * It knows nothing of connections or user_data; it sets the ring up with
+ * the best flags the kernel takes, says what it got, and never drops an
+ * SQE. Functions return 0 / -errno; none prints or exits.
+ */
+#ifndef URING_RING_H
+#define URING_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+/* IORING_SETUP_DEFER_TASKRUN: by default if the kernel has it, or forced. */
+enum ring_defer {
+	RING_DEFER_AUTO, /* on where the kernel has it (Linux 6.1) */
+	RING_DEFER_ON, /* on, or fail: --defer-taskrun */
+	RING_DEFER_OFF, /* off, COOP_TASKRUN instead: --no-defer-taskrun */
+};
+
+struct ring_config {
+	unsigned entries; /* SQ entries asked for */
+	unsigned cq_entries; /* CQ entries wanted: the worst case in flight */
+	enum ring_defer defer;
+};
+
+struct ring {
+	struct io_uring ring;
+	unsigned flags; /* IORING_SETUP_* in effect */
+	unsigned dropped; /* IORING_SETUP_* wanted, refused by the kernel */
+	unsigned sq_entries; /* as the kernel sized them */
+	unsigned cq_entries;
+	bool fd_registered; /* io_uring_register_ring_fd worked */
+	uint64_t enters; /* submit and wait calls made through here */
+	uint64_t sq_full; /* SQEs that found the SQ full: submitted early */
+	uint64_t busy; /* submits refused with -EBUSY/-EAGAIN, retried */
+	uint64_t cq_backlog; /* reaps that saw CQEs on the overflow list */
+	uint64_t cq_dropped; /* CQEs the kernel lost (cq.koverflow) */
+	/* reap - called when the kernel refuses a submit until completions
+	 * are taken off the CQ (-EBUSY): copy them out, do not handle them. */
+	void (*reap)(void *ctx);
+	void *reap_ctx;
+	int err; /* first fatal submit error (ring_sqe returned NULL), or 0 */
+};
+
+/*
+ * ring_init - set up r with the best flags the kernel accepts: on -EINVAL
+ * drop the newest flag and retry, noting it in r->dropped. Registers the
+ * ring fd where possible. Returns 0, or -errno with a one-line reason (no
+ * program name, no newline) in why: io_uring unavailable (-EPERM, -ENOSYS),
+ * RLIMIT_MEMLOCK too small (-ENOMEM), DEFER_TASKRUN forced but missing.
+ */
+int ring_init(struct ring *r, const struct ring_config *cfg, char *why,
+	      size_t whylen);
+
+/* ring_require - check that the kernel supports every IORING_OP_* in ops;
+ * 0, or -EOPNOTSUPP with the first missing op and its Linux version in why. */
+int ring_require(struct ring *r, const uint8_t *ops, size_t n, char *why,
+		 size_t whylen);
+
+/*
+ * ring_sqe - a free SQE. When the SQ is full, submits what is queued and
+ * retries (reaping on -EBUSY), so no SQE is ever dropped. NULL only on a
+ * fatal submit error, then kept in r->err.
+ */
+struct io_uring_sqe *ring_sqe(struct ring *r);
+
+/* ring_wait - submit everything queued and wait for at least one CQE, at
+ * most timeout_ms (< 0: no limit). 0, or -ETIME, -EINTR, -EBUSY, -EAGAIN
+ * (all harmless: reap and carry on) or another -errno (fatal). */
+int ring_wait(struct ring *r, int timeout_ms);
+
+/* ring_note_overflow - after a reap: count the kernel's overflow state. */
+void ring_note_overflow(struct ring *r);
+
+/* ring_describe - "ring-entries=N cq-entries=M flags=A|B ..." into buf
+ * (NUL-terminated, truncated); returns its length like snprintf. */
+int ring_describe(const struct ring *r, char *buf, size_t len);
+
+/* ring_exit - tear the ring down; in-flight requests are cancelled. */
+void ring_exit(struct ring *r);
+
+#endif

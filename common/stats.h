@@ -12,33 +12,40 @@
 #include <stdint.h>
 
 /* X(name, meaning): one place lists every counter. */
-#define STATS_COUNTERS(X)                                                 \
-	X(accepted, "connections accepted")                               \
-	X(closed, "connections closed")                                   \
-	X(active, "connections open now")                                 \
-	X(peak, "most connections open at once")                          \
-	X(bytes_in, "bytes received")                                     \
-	X(bytes_out, "bytes echoed")                                      \
-	X(loops, "event loop iterations")                                 \
-	X(waits, "wait calls: select, poll, epoll_wait, io_uring_enter")  \
-	X(wait_events, "events or completions returned by waits")         \
-	X(ctls, "interest changes: epoll_ctl calls")                      \
-	X(accept_calls, "accept calls")                                   \
-	X(recv_calls, "recv calls")                                       \
-	X(send_calls, "send calls")                                       \
-	X(shutdowns, "write sides shut after EOF")                        \
-	X(short_sends, "sends that took less than offered")               \
-	X(eagain, "recv or send calls that found nothing to do")          \
-	X(full, "times a connection stopped reading: output buffer full") \
-	X(resets, "connections ended by ECONNRESET or EPIPE")             \
-	X(conn_errors, "connections ended by another error")              \
-	X(stale, "events for a closed or reused connection, dropped")     \
-	X(emfile, "accept failures for lack of descriptors, backed off")  \
-	X(accept_errors, "other accept failures")                         \
-	X(at_limit, "times accepting paused at --max-conns")              \
-	X(refused_fd, "connections refused: descriptor above FD_SETSIZE") \
-	X(nomem, "connections closed: no buffer memory")                  \
-	X(bufs_live, "connection buffers allocated now")
+#define STATS_COUNTERS(X)                                                      \
+	X(accepted, "connections accepted")                                    \
+	X(closed, "connections closed")                                        \
+	X(active, "connections open now")                                      \
+	X(peak, "most connections open at once")                               \
+	X(bytes_in, "bytes received")                                          \
+	X(bytes_out, "bytes echoed")                                           \
+	X(loops, "event loop iterations")                                      \
+	X(waits, "wait calls: select, poll, epoll_wait, io_uring_enter")       \
+	X(wait_events, "events or completions returned by waits")              \
+	X(ctls, "interest changes: epoll_ctl calls")                           \
+	X(accept_calls, "accept calls")                                        \
+	X(recv_calls, "recv calls")                                            \
+	X(send_calls, "send calls")                                            \
+	X(shutdowns, "write sides shut after EOF")                             \
+	X(short_sends, "sends that took less than offered")                    \
+	X(eagain, "recv or send calls that found nothing to do")               \
+	X(full, "times a connection stopped reading: output buffer full")      \
+	X(resets, "connections ended by ECONNRESET or EPIPE")                  \
+	X(conn_errors, "connections ended by another error")                   \
+	X(stale, "events for a closed or reused connection, dropped")          \
+	X(emfile, "accept failures for lack of descriptors, backed off")       \
+	X(accept_errors, "other accept failures")                              \
+	X(at_limit, "times accepting paused at --max-conns")                   \
+	X(refused_fd, "connections refused: descriptor above FD_SETSIZE")      \
+	X(nomem, "connections closed: no buffer memory")                       \
+	X(bufs_live, "connection buffers allocated now")                       \
+	X(cancels, "io_uring: cancel requests issued")                         \
+	X(enobufs, "io_uring: receives stopped, buffer ring empty (-ENOBUFS)") \
+	X(rearms, "io_uring: multishot requests armed again after ending")     \
+	X(sq_full, "io_uring: SQ full, submitted early")                       \
+	X(submit_busy, "io_uring: submits refused with -EBUSY, retried")       \
+	X(cq_overflow, "io_uring: reaps that found CQEs on the overflow list") \
+	X(over_limit, "io_uring: accepted past --max-conns in flight, closed")
 
 struct stats {
 #define STATS_FIELD(name, help) uint64_t name;

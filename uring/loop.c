@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -21,6 +22,7 @@
 #include "loop.h"
 #include "net.h"
 #include "pool.h"
+#include "bufring.h"
 #include "ring.h"
 #include "sig.h"
 #include "stats.h"
@@ -33,6 +35,13 @@
 #define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 #define LOOP_OPS_PER_CONN 4 /* recv, send and a cancel of each */
 #define LOOP_OPS_EXTRA 8 /* accept, signal poll, their cancels */
+#define MS_BGID 0 /* the buffer group of the provided-buffer ring */
+/* Largest provided buffer. The kernel takes buffers FIFO, so under load
+ * every one is touched: bufs x this is resident (2 MiB by default). */
+#define MS_BUF_MAX 4096u
+/* Room left under --max-conns below which accepts are one-shot: a
+ * multishot accept in flight may deliver a few connections more. */
+#define MS_ACCEPT_SLACK 64u
 
 /* A connection's requests, kept in pool_slot.io. */
 enum {
@@ -41,6 +50,7 @@ enum {
 	IO_RECV_CANCEL = 1u << 2, /* the cancel of that recv is in flight */
 	IO_SEND_CANCEL = 1u << 3, /* the cancel of that send is in flight */
 	IO_CLOSING = 1u << 4, /* close once none of the above is set */
+	IO_STARVED = 1u << 5, /* multishot: on the starved list, no recv */
 };
 
 #define IO_BUSY (IO_RECV | IO_SEND | IO_RECV_CANCEL | IO_SEND_CANCEL)
@@ -73,6 +83,7 @@ struct loop_mode {
 	void (*arm_recv)(struct loop *l, struct pool_slot *s);
 	void (*on_recv)(struct loop *l, struct pool_slot *s, int res,
 			unsigned flags);
+	bool segments; /* receives land in the provided-buffer ring */
 };
 
 struct loop {
@@ -84,6 +95,14 @@ struct loop {
 	struct conn_env env;
 	struct stats st;
 	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
+	struct bufring br; /* multishot: the provided buffers */
+	bool br_live;
+	uint32_t *st_next; /* multishot: the starved list, by slot index */
+	uint32_t *st_prev;
+	uint32_t st_head;
+	uint32_t st_tail;
+	bool accept_multi; /* the accept in flight is multishot */
+	bool accept_cancelling;
 	unsigned max_conns;
 	int lfd;
 	int sfd;
@@ -94,7 +113,6 @@ struct loop {
 	int64_t retry_at; /* LISTEN_BACKOFF deadline, clock_ms() */
 	int64_t next_stats; /* 0 if --stats is off */
 	uint64_t inflight; /* requests whose last completion is to come */
-	uint64_t cancels; /* cancel requests issued (no stats field yet) */
 	struct loop_cqe *cqes; /* reaped, not yet handled */
 	uint32_t ncqe;
 	uint32_t cqe_cap;
@@ -106,6 +124,9 @@ static void loop_print_stats(struct loop *l)
 
 	l->st.bufs_live = l->env.cache.live;
 	l->st.waits = l->r.enters;
+	l->st.sq_full = l->r.sq_full;
+	l->st.submit_busy = l->r.busy;
+	l->st.cq_overflow = l->r.cq_backlog;
 	stats_format(&l->st, line, sizeof(line));
 	fputs(line, stderr);
 	fflush(stderr);
@@ -130,8 +151,40 @@ static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud)
 		return false;
 	io_uring_prep_cancel64(sqe, target, 0);
 	io_uring_sqe_set_data64(sqe, ud);
-	l->cancels++;
+	l->st.cancels++;
 	return true;
+}
+
+/* The starved list: connections whose multishot recv ended with -ENOBUFS,
+ * waiting for buffers to come back. Doubly linked by slot index, so that a
+ * connection closing while on it leaves in O(1). */
+static void ms_starve(struct loop *l, struct pool_slot *s)
+{
+	uint32_t i = pool_index(&l->pool, s);
+
+	s->io |= IO_STARVED;
+	l->st_next[i] = POOL_NONE;
+	l->st_prev[i] = l->st_tail;
+	if (l->st_tail == POOL_NONE)
+		l->st_head = i;
+	else
+		l->st_next[l->st_tail] = i;
+	l->st_tail = i;
+}
+
+static void ms_unstarve(struct loop *l, struct pool_slot *s)
+{
+	uint32_t i = pool_index(&l->pool, s);
+
+	s->io &= ~IO_STARVED;
+	if (l->st_prev[i] == POOL_NONE)
+		l->st_head = l->st_next[i];
+	else
+		l->st_next[l->st_prev[i]] = l->st_next[i];
+	if (l->st_next[i] == POOL_NONE)
+		l->st_tail = l->st_prev[i];
+	else
+		l->st_prev[l->st_next[i]] = l->st_prev[i];
 }
 
 static void loop_close_end(struct loop *l, struct pool_slot *s)
@@ -144,6 +197,15 @@ static void loop_close_end(struct loop *l, struct pool_slot *s)
 		l->st.nomem++;
 	else if (err)
 		l->st.conn_errors++;
+	if (s->io & IO_STARVED)
+		ms_unstarve(l, s);
+	if (l->br_live) {
+		int id;
+
+		/* Bytes never echoed: their buffers go back to the kernel. */
+		while ((id = conn_seg_drop(&s->conn)) >= 0)
+			bufring_put(&l->br, (uint16_t)id);
+	}
 	close(s->fd);
 	pool_free(&l->pool, s);
 	l->st.closed++;
@@ -211,6 +273,13 @@ static void loop_drive(struct loop *l, struct pool_slot *s)
 		return;
 	}
 	w = conn_wants(c);
+	/* Multishot, over the per-connection cap: stop the recv (what still
+	 * arrives before the cancel lands is kept; the cap bounds it). */
+	if (!(w & CONN_WANT_READ) && (s->io & IO_RECV) &&
+	    !(s->io & IO_RECV_CANCEL) && l->mode->segments &&
+	    loop_cancel(l, ud_pack(UD_RECV, pool_handle(&l->pool, s)),
+			ud_pack(UD_CANCEL_RECV, pool_handle(&l->pool, s))))
+		s->io |= IO_RECV_CANCEL;
 	if ((w & CONN_WANT_WRITE) && !(s->io & IO_SEND))
 		loop_send(l, s);
 	if ((w & CONN_WANT_READ) && !(s->io & IO_RECV))
@@ -243,11 +312,15 @@ static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
 static void loop_on_send(struct loop *l, struct pool_slot *s, int res)
 {
 	uint32_t len = l->tx_len[pool_index(&l->pool, s)];
+	int id;
 
 	s->io &= ~IO_SEND;
 	if (res >= 0) {
-		/* A short send is normal: the next one starts at the rest. */
-		conn_tx_commit(&s->conn, (size_t)res);
+		/* A short send is normal: the next one starts at the rest. A
+		 * provided buffer fully echoed goes back to the kernel. */
+		id = conn_tx_commit(&s->conn, (size_t)res);
+		if (id >= 0)
+			bufring_put(&l->br, (uint16_t)id);
 		l->st.bytes_out += (uint64_t)res;
 		if ((uint32_t)res < len)
 			l->st.short_sends++;
@@ -395,6 +468,162 @@ static const uint8_t basic_ops[] = {
 	IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
 };
 
+static const uint8_t ms_ops[] = {
+	IORING_OP_ACCEPT,	IORING_OP_RECV,	    IORING_OP_SEND,
+	IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
+};
+
+/* --- multishot mode: multishot accept, multishot recv into the ring --- */
+
+static void ms_arm_accept(struct loop *l)
+{
+	uint64_t ud = ud_pack(UD_ACCEPT, 0);
+	struct io_uring_sqe *sqe;
+	uint32_t room;
+
+	if (l->lstate != LISTEN_ON || l->accept_armed)
+		return;
+	room = l->max_conns - l->pool.used;
+	if (room == 0) {
+		l->st.at_limit++;
+		l->lstate = LISTEN_FULL;
+		return;
+	}
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return;
+	/* Near the limit, one connection per request: the rest stay in the
+	 * kernel's backlog instead of being accepted past --max-conns. */
+	l->accept_multi = room > MS_ACCEPT_SLACK;
+	if (l->accept_multi)
+		io_uring_prep_multishot_accept(sqe, l->lfd, NULL, NULL,
+					       SOCK_CLOEXEC);
+	else
+		io_uring_prep_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+	l->accept_armed = true;
+	l->st.accept_calls++;
+}
+
+static void ms_on_accept(struct loop *l, int res, unsigned flags)
+{
+	bool more = flags & IORING_CQE_F_MORE;
+	bool go_on = true;
+
+	if (!more) {
+		l->accept_armed = false;
+		l->accept_cancelling = false;
+	}
+	if (res >= 0) {
+		if (l->pool.used < l->max_conns || l->lstate == LISTEN_OFF) {
+			loop_add_conn(l, res);
+		} else {
+			/* Delivered before the cancel of the multishot
+			 * accept landed: past the limit, so refused. */
+			close(res);
+			l->st.over_limit++;
+		}
+	} else {
+		go_on = loop_accept_error(l, res);
+	}
+	/* Stop a multishot accept that must not go on: near the limit, out
+	 * of descriptors (it would fail again at once), or shutting down. */
+	if (l->accept_armed && l->accept_multi && !l->accept_cancelling &&
+	    (!go_on || l->lstate != LISTEN_ON ||
+	     l->max_conns - l->pool.used <= MS_ACCEPT_SLACK)) {
+		if (loop_cancel(l, ud_pack(UD_ACCEPT, 0),
+				ud_pack(UD_CANCEL, 0)))
+			l->accept_cancelling = true;
+	}
+	if (!l->accept_armed && go_on) {
+		if (l->accept_multi && res >= 0)
+			l->st.rearms++;
+		ms_arm_accept(l);
+	}
+}
+
+static void ms_arm_recv(struct loop *l, struct pool_slot *s)
+{
+	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, s));
+	struct io_uring_sqe *sqe;
+
+	/* Starved connections wait until buffers come back (ms_refill). */
+	if (s->io & IO_STARVED)
+		return;
+	sqe = loop_sqe(l);
+	if (!sqe) {
+		conn_fail(&s->conn, l->r.err);
+		return;
+	}
+	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = MS_BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+	s->io |= IO_RECV;
+	l->st.recv_calls++;
+}
+
+static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
+		       unsigned flags)
+{
+	struct conn *c = &s->conn;
+	uint16_t id;
+
+	if (flags & IORING_CQE_F_BUFFER) {
+		id = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		bufring_taken(&l->br);
+		if (res > 0) {
+			/* Kept, not copied: the echo is sent from it. */
+			conn_rx_segment(c, id, (uint32_t)res);
+			l->st.bytes_in += (uint64_t)res;
+			if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
+				l->st.full++;
+		} else {
+			bufring_put(&l->br, id);
+		}
+	}
+	if (!(flags & IORING_CQE_F_MORE)) {
+		/* The multishot recv ended; drive arms a new one if wanted. */
+		s->io &= ~IO_RECV;
+		if (res == 0) {
+			conn_rx_eof(c);
+		} else if (res == -ENOBUFS) {
+			/* Flow control, not an error: wait for buffers. */
+			l->st.enobufs++;
+			if (!(s->io & IO_CLOSING))
+				ms_starve(l, s);
+		} else if (res == -ECANCELED && !(s->io & IO_CLOSING)) {
+			/* Our own cancel at the per-connection cap. */
+		} else if (res < 0) {
+			loop_io_error(l, s, res);
+		} else {
+			l->st.rearms++;
+		}
+	}
+	loop_drive(l, s);
+}
+
+/*
+ * Once per loop iteration: hand the buffers sent since the last call back
+ * to the kernel in one step, then let starved connections receive again,
+ * no more of them than there are buffers (so they do not all fail again).
+ */
+static void ms_refill(struct loop *l)
+{
+	struct pool_slot *s;
+	uint32_t budget;
+
+	if (!l->br_live)
+		return;
+	bufring_publish(&l->br);
+	budget = l->br.avail;
+	while (l->st_head != POOL_NONE && budget--) {
+		s = &l->pool.slots[l->st_head];
+		ms_unstarve(l, s);
+		loop_drive(l, s);
+	}
+}
+
 /* Indexed by enum uring_mode; no handlers: a mode not built yet. */
 static const struct loop_mode loop_modes[] = {
 	[URING_MODE_BASIC] = {
@@ -406,7 +635,16 @@ static const struct loop_mode loop_modes[] = {
 		.arm_recv = basic_arm_recv,
 		.on_recv = basic_on_recv,
 	},
-	[URING_MODE_MULTISHOT] = { .name = "multishot" },
+	[URING_MODE_MULTISHOT] = {
+		.name = "multishot",
+		.ops = ms_ops,
+		.nops = sizeof(ms_ops),
+		.arm_accept = ms_arm_accept,
+		.on_accept = ms_on_accept,
+		.arm_recv = ms_arm_recv,
+		.on_recv = ms_on_recv,
+		.segments = true,
+	},
 };
 
 #define LOOP_NMODES (sizeof(loop_modes) / sizeof(loop_modes[0]))
@@ -614,6 +852,7 @@ static int loop_serve(struct loop *l)
 	int ret;
 
 	while (!l->stopping) {
+		ms_refill(l);
 		ret = ring_wait(&l->r, loop_timeout(l, clock_ms()));
 		l->st.loops++;
 		if (!loop_wait_ok(ret))
@@ -696,11 +935,71 @@ static void loop_fail(struct loop *l, int err)
 			strerror(-err));
 }
 
+/* The running kernel is at least major.minor (uname; false if unknown). */
+static bool loop_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * Multishot needs multishot recv (Linux 6.0) and a registered buffer ring
+ * (5.19). Asked for with --mode: fail with the reason. As the default:
+ * fall back to basic and say so in note. Returns 0 or -errno.
+ */
+static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
+				char *note, size_t notelen)
+{
+	uint32_t size =
+	    cfg->o.buf_size < MS_BUF_MAX ? cfg->o.buf_size : MS_BUF_MAX;
+	int ret;
+
+	if (!loop_kernel_at_least(6, 0)) {
+		ret = -EOPNOTSUPP;
+		snprintf(note, notelen,
+			 "--mode multishot needs multishot recv, Linux 6.0");
+		goto fallback;
+	}
+	ret = bufring_setup(&l->br, &l->r.ring, MS_BGID, cfg->bufs, size);
+	if (ret) {
+		snprintf(note, notelen,
+			 "cannot register a buffer ring of %u x %u bytes: %s",
+			 cfg->bufs, size, strerror(-ret));
+		goto fallback;
+	}
+	l->br_live = true;
+	ret = conn_env_segs(&l->env, &l->br.segs);
+	if (ret) {
+		snprintf(note, notelen, "cannot use the buffer ring: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	l->st_next = calloc(l->max_conns, sizeof(*l->st_next));
+	l->st_prev = calloc(l->max_conns, sizeof(*l->st_prev));
+	if (!l->st_next || !l->st_prev) {
+		snprintf(note, notelen, "out of memory");
+		return -ENOMEM;
+	}
+	l->st_head = l->st_tail = POOL_NONE;
+	note[0] = '\0';
+	return 0;
+
+fallback:
+	if (cfg->mode_set)
+		return ret;
+	l->mode = &loop_modes[URING_MODE_BASIC];
+	return 0;
+}
+
 int uring_run(const struct uring_config *cfg, const char *prog)
 {
 	static const uint8_t timeout_op[] = { IORING_OP_TIMEOUT };
 	struct ring_config rcfg;
-	char name[NET_ADDRSTRLEN], why[512], desc[384];
+	char name[NET_ADDRSTRLEN], why[512], desc[384], note[192] = "";
 	unsigned long nofile;
 	struct loop *l;
 	int ret, fl, rc = 1;
@@ -739,6 +1038,10 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	 * completions never wait in the kernel's overflow list. */
 	rcfg.entries = cfg->ring_entries;
 	rcfg.cq_entries = LOOP_OPS_PER_CONN * l->max_conns + LOOP_OPS_EXTRA;
+	/* A multishot recv posts one CQE per provided buffer it fills, and a
+	 * multishot accept one per connection waiting in the backlog. */
+	if (l->mode->segments)
+		rcfg.cq_entries += cfg->bufs + 4096;
 	rcfg.defer = cfg->defer;
 	ret = ring_init(&l->r, &rcfg, why, sizeof(why));
 	if (ret) {
@@ -756,6 +1059,13 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, why);
 		goto err_ring;
+	}
+	if (l->mode->segments) {
+		ret = loop_setup_multishot(l, cfg, note, sizeof(note));
+		if (ret) {
+			fprintf(stderr, "%s: %s\n", prog, note);
+			goto err_ring;
+		}
 	}
 	l->cqe_cap = l->r.cq_entries;
 	l->cqes = calloc(l->cqe_cap, sizeof(*l->cqes));
@@ -801,10 +1111,19 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	fflush(stdout);
 	loop_warn(l, cfg, nofile);
 	ring_describe(&l->r, desc, sizeof(desc));
+	if (note[0]) {
+		/* The default mode fell back: say why, once. */
+		fprintf(stderr, "%s: multishot unavailable (%s): using basic\n",
+			prog, note);
+		note[0] = '\0';
+	}
+	if (l->br_live)
+		snprintf(note, sizeof(note), " bufs=%ux%u max-held=%u",
+			 l->br.count, l->br.size, l->br.segs.max_held);
 	fprintf(stderr,
-		"%s: mode=%s %s max-conns=%u buf-size=%u nofile=%lu%s\n", prog,
-		l->mode->name, desc, l->max_conns, cfg->o.buf_size, nofile,
-		cfg->o.stats ? " stats=1s" : "");
+		"%s: mode=%s %s max-conns=%u buf-size=%u%s nofile=%lu%s\n",
+		prog, l->mode->name, desc, l->max_conns, cfg->o.buf_size, note,
+		nofile, cfg->o.stats ? " stats=1s" : "");
 	if (cfg->o.stats)
 		l->next_stats = clock_ms() + LOOP_STATS_MS;
 
@@ -822,6 +1141,10 @@ err_listen:
 err_cqes:
 	free(l->cqes);
 err_ring:
+	if (l->br_live && l->ring_live)
+		bufring_free(&l->br, &l->r.ring);
+	free(l->st_next);
+	free(l->st_prev);
 	if (l->ring_live)
 		ring_exit(&l->r);
 err_env:

@@ -14,12 +14,14 @@
 /* How connections use the ring; each mode is one entry in loop.c. */
 enum uring_mode {
 	URING_MODE_BASIC, /* one-shot accept, recv and send */
-	URING_MODE_MULTISHOT, /* not built yet */
+	URING_MODE_MULTISHOT, /* multishot accept and recv, provided buffers */
 };
 
 struct uring_config {
 	struct opts o;
 	enum uring_mode mode;
+	bool mode_set; /* --mode given: no fallback to basic */
+	unsigned bufs; /* provided buffers (multishot), a power of two */
 	enum ring_defer defer;
 	unsigned ring_entries;
 };
@@ -28,7 +30,7 @@ struct uring_config {
  * mode known but not built yet, -EINVAL for an unknown name. */
 int uring_mode_find(const char *name, enum uring_mode *m);
 
-/* uring_mode_names - the built modes, for usage text: "basic". */
+/* uring_mode_names - the built modes, for usage text. */
 const char *uring_mode_names(void);
 
 /*

@@ -17,12 +17,14 @@
 
 #define URING_DEFAULT_ENTRIES 1024u
 #define URING_MAX_ENTRIES 32768u /* the kernel's IORING_MAX_ENTRIES */
+#define URING_DEFAULT_BUFS 512u
 
 enum {
 	URING_K_MODE = 0x2000,
 	URING_K_DEFER,
 	URING_K_NO_DEFER,
 	URING_K_ENTRIES,
+	URING_K_BUFS,
 };
 
 static const struct option uring_longopts[] = {
@@ -30,6 +32,7 @@ static const struct option uring_longopts[] = {
 	{ "defer-taskrun", no_argument, NULL, URING_K_DEFER },
 	{ "no-defer-taskrun", no_argument, NULL, URING_K_NO_DEFER },
 	{ "ring-entries", required_argument, NULL, URING_K_ENTRIES },
+	{ "bufs", required_argument, NULL, URING_K_BUFS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -50,6 +53,7 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		else if (ret)
 			snprintf(err, errlen, "--mode: unknown '%s' (%s)", arg,
 				 uring_mode_names());
+		cfg->mode_set = true;
 		return ret ? -EINVAL : 0;
 	case URING_K_DEFER:
 		cfg->defer = RING_DEFER_ON;
@@ -65,6 +69,14 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		}
 		cfg->ring_entries = (unsigned)v;
 		return 0;
+	case URING_K_BUFS:
+		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1))) {
+			snprintf(err, errlen,
+				 "--bufs: expected a power of two, 1..32768");
+			return -EINVAL;
+		}
+		cfg->bufs = (unsigned)v;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option");
 	return -EINVAL;
@@ -72,9 +84,10 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 
 int main(int argc, char **argv)
 {
-	static char usage[512];
+	static char usage[1024];
 	struct uring_config cfg = {
-		.mode = URING_MODE_BASIC,
+		.mode = URING_MODE_MULTISHOT,
+		.bufs = URING_DEFAULT_BUFS,
 		.defer = RING_DEFER_AUTO,
 		.ring_entries = URING_DEFAULT_ENTRIES,
 	};
@@ -89,13 +102,17 @@ int main(int argc, char **argv)
 	snprintf(
 	    usage, sizeof(usage),
 	    "  --mode NAME         how connections use the ring: %s\n"
-	    "                      (default basic)\n"
+	    "                      (default multishot; basic on kernels\n"
+	    "                      before 6.0)\n"
 	    "  --defer-taskrun     require IORING_SETUP_DEFER_TASKRUN\n"
 	    "                      (Linux 6.1; default: on where it exists)\n"
 	    "  --no-defer-taskrun  do not use it (COOP_TASKRUN instead)\n"
 	    "  --ring-entries N    submission queue entries, 1..%u\n"
-	    "                      (default %u)\n",
-	    uring_mode_names(), URING_MAX_ENTRIES, URING_DEFAULT_ENTRIES);
+	    "                      (default %u)\n"
+	    "  --bufs N            provided buffers shared by all connections\n"
+	    "                      (multishot), a power of two (default %u)\n",
+	    uring_mode_names(), URING_MAX_ENTRIES, URING_DEFAULT_ENTRIES,
+	    URING_DEFAULT_BUFS);
 	ret = opts_parse(&cfg.o, argc, argv, "uring-echo", ECHO_VERSION, &x);
 	if (ret == OPTS_EXIT)
 		return 0;

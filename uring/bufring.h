@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bufring.h - a provided-buffer ring for multishot receives.
+ *
+ * The kernel picks a free buffer for each receive and reports its id; the
+ * echo is sent straight from it and only then is it given back. liburing
+ * 2.3 lacks io_uring_setup_buf_ring, so the ring is mapped and registered
+ * here by hand. The core (common/conn.c) keeps the per-connection books
+ * through the conn_segs table this module fills in.
+ */
+#ifndef URING_BUFRING_H
+#define URING_BUFRING_H
+
+#include <liburing.h>
+#include <stdint.h>
+
+#include "conn.h"
+
+struct bufring {
+	struct io_uring_buf_ring *br; /* the shared ring of free buffers */
+	size_t br_bytes;
+	uint8_t *mem; /* count * size bytes of buffers */
+	size_t mem_bytes;
+	uint32_t count; /* a power of two, at most 32768 */
+	uint32_t size;
+	uint16_t bgid;
+	uint16_t pending; /* buffers added since the last publish */
+	uint32_t avail; /* buffers the kernel may pick from now */
+	struct conn_segs segs;
+};
+
+/*
+ * bufring_setup - map count buffers of size bytes, register them as buffer
+ * group bgid on ring, and offer them all to the kernel. Returns 0, -EINVAL
+ * (count not a power of two in 1..32768, or size 0), -ENOMEM, or the
+ * registration's error (-EINVAL on kernels before 5.19).
+ */
+int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
+		  uint32_t count, uint32_t size);
+
+/* bufring_put - give buffer id back to the kernel (seen after publish). */
+void bufring_put(struct bufring *b, uint16_t id);
+
+/* bufring_publish - make every buffer put since the last call visible to
+ * the kernel: one store of the tail per batch, not one per buffer. */
+void bufring_publish(struct bufring *b);
+
+/* bufring_taken - the kernel consumed one buffer (a completion named it). */
+static inline void bufring_taken(struct bufring *b)
+{
+	b->avail--;
+}
+
+/* bufring_free - unregister and unmap. */
+void bufring_free(struct bufring *b, struct io_uring *ring);
+
+#endif

@@ -618,6 +618,16 @@ static void t_half_close(void **state)
 		      "%zu bytes then SHUT_WR: expected all back then EOF, "
 		      "got %s at byte %zu",
 		      sizes[i], err_str(rc), at);
+		/* The server must close its side by itself once the echo is
+		 * flushed, while this client still holds its socket open: a
+		 * server that waited for the client's close would leak every
+		 * half-closed connection whose client lingers. */
+		closed =
+		    stat_wait(s, "closed", 1, closed0 + 1 + (long long)i, 2000);
+		CHECK(closed >= closed0 + 1 + (long long)i,
+		      "%zu bytes then SHUT_WR: expected the server to close "
+		      "(closed >= %lld) before the client does, got %lld",
+		      sizes[i], closed0 + 1 + (long long)i, closed);
 		close(fd);
 	}
 	closed = stat_wait(s, "closed", 1, closed0 + 4, 2000);
@@ -691,6 +701,11 @@ static void t_reset(void **state)
 	h_rst(fd);
 
 	CHECK(h_srv_alive(s), "expected the server alive after the resets");
+	/* Whether a reset ends in EPIPE depends on timing, so check the
+	 * disposition itself: SIGPIPE must not kill the server. */
+	kill(s->pid, SIGPIPE);
+	h_sleep_ms(50);
+	CHECK(h_srv_alive(s), "expected the server to survive SIGPIPE");
 	fd = conn(s->port);
 	echo_stream(fd, 6, 1 * MIB, 0, 0);
 	close(fd);

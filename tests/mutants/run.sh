@@ -52,12 +52,12 @@ mutant large-corrupt echo_large readiness/loop.c \
 	's/l->st.bytes_in += (uint64_t)n;/l->st.bytes_in += (uint64_t)n; if (l->st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
 mutant unbounded slow_reader common/conn.c \
 	's/return buf_cache_init(&env->cache, buf_size, keep);/return buf_cache_init(\&env->cache, buf_size * 512u, keep);/'
-mutant eof-leak half_close common/conn.c \
-	's/^\tc->flags |= CONN_F_SHUT;$/\t;/'
+mutant eof-leak half_close readiness/loop.c \
+	's/if (w \& CONN_WANT_SHUT) {/if (0) {/'
 mutant eof-drops half_close readiness/loop.c \
 	's/^\t\tconn_rx_eof(c);$/\t\tconn_fail(c, -EPIPE);/'
-mutant sigpipe reset readiness/loop.c \
-	's/MSG_NOSIGNAL/0/' common/sig.c 's/sa.sa_handler = SIG_IGN;/sa.sa_handler = SIG_DFL;/'
+mutant sigpipe reset common/sig.c \
+	's/sa.sa_handler = SIG_IGN;/sa.sa_handler = SIG_DFL;/'
 mutant emfile-spin emfile readiness/loop.c \
 	's/#define LOOP_BACKOFF_MS 100/#define LOOP_BACKOFF_MS 0/'
 mutant no-limit max_conns readiness/loop.c \

@@ -3,9 +3,10 @@
  * conn.c - the echo connection's state machine (sans-I/O).
  *
  * Every protocol decision lives here: echo what came in, in order; stop
- * reading while the output ring is full; after EOF flush, then shut, then
- * close; on error close. Storage is attached on the first receive and given
- * back whenever the ring is empty and no window is lent.
+ * reading while the output is at its bound; after EOF flush, then shut,
+ * then close; on error close. Bytes wait in the connection's own ring
+ * (attached on the first receive, given back whenever it is empty and not
+ * lent) or, in segment mode, in provided buffers the driver hands over.
  */
 #include <assert.h>
 #include <errno.h>
@@ -17,6 +18,7 @@ enum {
 	CONN_F_TX_LENT = 1u << 1, /* a tx window is out with the driver */
 	CONN_F_EOF = 1u << 2, /* the peer shut its write side */
 	CONN_F_SHUT = 1u << 3, /* our write side is shut */
+	CONN_F_TX_SEG = 1u << 4, /* the lent tx window is a held buffer */
 };
 
 int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep)
@@ -45,56 +47,48 @@ int conn_env_segs(struct conn_env *env, struct conn_segs *segs)
 void conn_init(struct conn *c, struct conn_env *env)
 {
 	c->env = env;
-	if (env->segs) {
-		c->seg.head = c->seg.tail = c->seg.n = c->seg.pad = 0;
-		c->seg.off = c->seg.len = 0;
-	} else {
-		c->buf.data = NULL;
-		c->buf.head = 0;
-		c->buf.len = 0;
-	}
+	c->buf.data = NULL;
+	c->buf.head = 0;
+	c->buf.len = 0;
+	c->seg.head = c->seg.tail = c->seg.n = c->seg.pad = 0;
+	c->seg.off = c->seg.len = 0;
 	c->flags = 0;
 	c->err = 0;
 }
 
-/* Give the storage back once nothing refers to it. */
+/* Give the ring's storage back once nothing refers to it. */
 static void conn_maybe_release(struct conn *c)
 {
-	if (c->env->segs)
-		return;
-	if (c->buf.len == 0 && !(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)))
+	bool tx_ring =
+	    (c->flags & CONN_F_TX_LENT) && !(c->flags & CONN_F_TX_SEG);
+
+	if (c->buf.len == 0 && !(c->flags & CONN_F_RX_LENT) && !tx_ring)
 		buf_detach(&c->buf, &c->env->cache);
 }
 
 void conn_reset(struct conn *c)
 {
 	assert(!(c->flags & (CONN_F_RX_LENT | CONN_F_TX_LENT)));
-	if (c->env->segs) {
-		/* The driver must have recycled every buffer it held. */
-		assert(c->seg.n == 0);
-	} else {
-		c->buf.len = 0;
-		buf_detach(&c->buf, &c->env->cache);
-	}
+	/* The driver must have recycled every provided buffer it held. */
+	assert(c->seg.n == 0);
+	c->buf.len = 0;
+	buf_detach(&c->buf, &c->env->cache);
 	c->flags = 0;
 }
 
 unsigned conn_wants(const struct conn *c)
 {
 	unsigned w = 0;
-
-	size_t held = conn_buffered(c);
 	bool room;
 
 	if (c->err)
 		return 0;
+	room = c->buf.len < c->env->cache.size;
 	if (c->env->segs)
-		room = c->seg.n < c->env->segs->max_held;
-	else
-		room = held < c->env->cache.size;
+		room = room && c->seg.n < c->env->segs->max_held;
 	if (!(c->flags & CONN_F_EOF) && room)
 		w |= CONN_WANT_READ;
-	if (held)
+	if (conn_buffered(c))
 		w |= CONN_WANT_WRITE;
 	else if ((c->flags & CONN_F_EOF) && !(c->flags & CONN_F_SHUT))
 		w |= CONN_WANT_SHUT;
@@ -105,7 +99,6 @@ int conn_rx_window(struct conn *c, uint8_t **p, size_t *len)
 {
 	int ret;
 
-	assert(!c->env->segs);
 	assert(conn_wants(c) & CONN_WANT_READ);
 	assert(!(c->flags & CONN_F_RX_LENT));
 	ret = buf_attach(&c->buf, &c->env->cache);
@@ -128,11 +121,18 @@ void conn_rx_commit(struct conn *c, size_t n)
 	conn_maybe_release(c);
 }
 
+bool conn_ring_idle(const struct conn *c)
+{
+	return c->buf.len == 0 && !(c->flags & CONN_F_RX_LENT);
+}
+
 void conn_rx_segment(struct conn *c, uint16_t id, uint32_t n)
 {
 	struct conn_segs *sg = c->env->segs;
 
 	assert(sg && id < sg->count && n > 0 && n <= sg->size);
+	/* Ring bytes are always newer than held buffers. */
+	assert(conn_ring_idle(c));
 	sg->len[id] = n;
 	if (c->seg.n++ == 0)
 		c->seg.head = id;
@@ -171,18 +171,19 @@ void conn_rx_eof(struct conn *c)
 
 size_t conn_tx_window(struct conn *c, const uint8_t **p)
 {
+	struct conn_segs *sg = c->env->segs;
 	size_t n;
 
 	assert(conn_wants(c) & CONN_WANT_WRITE);
 	assert(!(c->flags & CONN_F_TX_LENT));
-	if (c->env->segs) {
-		struct conn_segs *sg = c->env->segs;
-		uint16_t id = c->seg.head;
-
-		*p = sg->base + (size_t)id * sg->size + c->seg.off;
-		n = sg->len[id] - c->seg.off;
+	/* Held buffers first: they are older than anything in the ring. */
+	if (sg && c->seg.n) {
+		*p = sg->base + (size_t)c->seg.head * sg->size + c->seg.off;
+		n = sg->len[c->seg.head] - c->seg.off;
+		c->flags |= CONN_F_TX_SEG;
 	} else {
 		n = buf_rspan(&c->buf, c->env->cache.size, p);
+		c->flags &= ~CONN_F_TX_SEG;
 	}
 	assert(n > 0);
 	c->flags |= CONN_F_TX_LENT;
@@ -195,7 +196,8 @@ int conn_tx_commit(struct conn *c, size_t n)
 
 	assert(c->flags & CONN_F_TX_LENT);
 	c->flags &= ~CONN_F_TX_LENT;
-	if (sg) {
+	if (c->flags & CONN_F_TX_SEG) {
+		c->flags &= ~CONN_F_TX_SEG;
 		assert(n <= sg->len[c->seg.head] - c->seg.off);
 		c->seg.off += (uint32_t)n;
 		c->seg.len -= (uint32_t)n;
@@ -223,5 +225,5 @@ void conn_fail(struct conn *c, int err)
 
 size_t conn_buffered(const struct conn *c)
 {
-	return c->env->segs ? c->seg.len : c->buf.len;
+	return (size_t)c->buf.len + c->seg.len;
 }

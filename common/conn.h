@@ -45,7 +45,12 @@ struct conn_env {
 	struct conn_segs *segs; /* non-NULL: every conn is in segment mode */
 };
 
-/* Segment mode's books, in place of the ring (the two never mix). */
+/*
+ * Segment mode's books. A connection in segment mode may also receive into
+ * its own ring (when the shared buffers run out), so it keeps both; ring
+ * bytes are always newer than every held buffer: segments may arrive only
+ * while the ring is empty and no rx window is lent.
+ */
 struct conn_seg {
 	uint16_t head; /* oldest held buffer: the one being echoed */
 	uint16_t tail; /* newest held buffer */
@@ -57,10 +62,8 @@ struct conn_seg {
 
 struct conn {
 	struct conn_env *env;
-	union {
-		struct buf buf; /* ring mode */
-		struct conn_seg seg; /* segment mode */
-	};
+	struct buf buf; /* the connection's own ring */
+	struct conn_seg seg; /* held provided buffers (segment mode) */
 	uint16_t flags; /* CONN_F_*, private to conn.c */
 	int16_t err; /* first error, a negative errno; 0 if none */
 };
@@ -95,9 +98,10 @@ void conn_reset(struct conn *c);
 unsigned conn_wants(const struct conn *c);
 
 /*
- * conn_rx_window - lend the largest contiguous free region to receive into.
- * Ring mode only; valid while conn_wants() has CONN_WANT_READ and no rx
- * window is lent.
+ * conn_rx_window - lend the largest contiguous free region of the
+ * connection's own ring to receive into. Valid while conn_wants() has
+ * CONN_WANT_READ and no rx window is lent (in segment mode too: the
+ * fallback when the shared buffers have run out).
  * Returns 0 with *len > 0, or -ENOMEM if no storage could be attached (the
  * connection has then failed with -ENOMEM).
  * The window stays lent until conn_rx_commit() or conn_rx_eof().
@@ -113,6 +117,7 @@ void conn_rx_commit(struct conn *c, size_t n);
  * the connection now holds until they are echoed. Accepted even when reads
  * are no longer wanted (a multishot receive may still be delivering while
  * its cancellation is on the way); conn_wants() then keeps READ off.
+ * Only while the own ring is empty and no rx window is lent (ordering).
  */
 void conn_rx_segment(struct conn *c, uint16_t id, uint32_t n);
 
@@ -151,6 +156,10 @@ void conn_fail(struct conn *c, int err);
 
 /* conn_buffered - bytes received and not yet echoed (in either mode). */
 size_t conn_buffered(const struct conn *c);
+
+/* conn_ring_idle - the own ring is empty and no rx window is lent: the one
+ * state in which segments may arrive (segment mode). */
+bool conn_ring_idle(const struct conn *c);
 
 /* conn_error - the first error (negative errno), or 0. */
 static inline int conn_error(const struct conn *c)

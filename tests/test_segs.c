@@ -51,7 +51,7 @@ static void ring_init(struct ring *r, uint32_t buf_size)
 	r->segs.count = NBUF;
 	r->segs.len = r->len;
 	r->segs.next = r->next;
-	assert_int_equal(conn_env_init(&r->env, buf_size, 0), 0);
+	assert_int_equal(conn_env_init(&r->env, buf_size, 2), 0);
 	assert_int_equal(conn_env_segs(&r->env, &r->segs), 0);
 }
 
@@ -182,6 +182,92 @@ static void test_model(void **state)
 	}
 }
 
+/*
+ * Mixed: buffers when the ring is idle, the own ring otherwise (the
+ * fallback when the shared pool is empty). Output must equal input.
+ */
+static void run_mixed(uint64_t seed, uint32_t buf_size, int *nseg, int *nring)
+{
+	static uint8_t in[8192], out[8192];
+	struct ring r;
+	struct conn c;
+	size_t in_pos = 0, out_pos = 0, total, n;
+	uint64_t s = seed;
+	const uint8_t *p;
+	uint8_t *w8;
+	unsigned w;
+	int id, steps = 0, segs = 0, rings = 0;
+
+	ring_init(&r, buf_size);
+	total = 1 + rng_next(&s) % sizeof(in);
+	for (n = 0; n < total; n++)
+		in[n] = (uint8_t)rng_next(&s);
+	conn_init(&c, &r.env);
+	while (out_pos < total) {
+		assert_true(++steps < 200000);
+		w = conn_wants(&c);
+		assert_int_equal(conn_buffered(&c), in_pos - out_pos);
+		assert_true(c.buf.len <= buf_size);
+		if ((w & CONN_WANT_READ) && in_pos < total &&
+		    rng_next(&s) % 2) {
+			size_t k;
+
+			if (conn_ring_idle(&c) && r.nfree && rng_next(&s) % 2) {
+				k = 1 + rng_next(&s) % BSIZE;
+				if (k > total - in_pos)
+					k = total - in_pos;
+				id = ring_fill(&r, in + in_pos, (uint32_t)k);
+				conn_rx_segment(&c, (uint16_t)id, (uint32_t)k);
+				segs++;
+			} else {
+				assert_int_equal(conn_rx_window(&c, &w8, &n),
+						 0);
+				k = rng_next(&s) % (n + 1);
+				if (k > total - in_pos)
+					k = total - in_pos;
+				memcpy(w8, in + in_pos, k);
+				conn_rx_commit(&c, k);
+				rings++;
+			}
+			in_pos += k;
+			continue;
+		}
+		if (w & CONN_WANT_WRITE) {
+			n = conn_tx_window(&c, &p);
+			if (rng_next(&s) % 3 == 0)
+				n = rng_next(&s) % (n + 1);
+			memcpy(out + out_pos, p, n);
+			out_pos += n;
+			id = conn_tx_commit(&c, n);
+			if (id >= 0)
+				ring_give_back(&r, id);
+		}
+	}
+	assert_memory_equal(in, out, total);
+	assert_int_equal(r.nfree, NBUF);
+	assert_int_equal(r.env.cache.live, 0);
+	*nseg += segs;
+	*nring += rings;
+	conn_reset(&c);
+	conn_env_fini(&r.env);
+}
+
+static void test_mixed(void **state)
+{
+	uint64_t seed;
+	int nseg = 0, nring = 0;
+
+	(void)state;
+	for (seed = 1; seed <= 300; seed++) {
+		run_mixed(seed * 0x9e3779b97f4a7c15ull, 16, &nseg, &nring);
+		run_mixed(seed * 0x2545f4914f6cdd1dull, 37, &nseg, &nring);
+		run_mixed(seed + 777, 8 * NBUF, &nseg, &nring);
+	}
+	/* Both paths were taken, many times over. */
+	assert_true(nseg > 10000);
+	assert_true(nring > 10000);
+}
+
 /* Arrivals beyond max_held are still taken (a multishot receive cannot be
  * refused); READ stays off until the connection is back under the cap. */
 static void test_over_cap(void **state)
@@ -280,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_segs_checks),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_over_cap),
 		cmocka_unit_test(test_drop_on_close),
 		cmocka_unit_test(test_eof),

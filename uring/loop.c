@@ -50,7 +50,8 @@ enum {
 	IO_RECV_CANCEL = 1u << 2, /* the cancel of that recv is in flight */
 	IO_SEND_CANCEL = 1u << 3, /* the cancel of that send is in flight */
 	IO_CLOSING = 1u << 4, /* close once none of the above is set */
-	IO_STARVED = 1u << 5, /* multishot: on the starved list, no recv */
+	IO_RING_RECV = 1u << 5, /* the recv in flight is into the own ring */
+	IO_NOBUF = 1u << 6, /* multishot: the pool ran dry; use the own ring */
 };
 
 #define IO_BUSY (IO_RECV | IO_SEND | IO_RECV_CANCEL | IO_SEND_CANCEL)
@@ -97,10 +98,6 @@ struct loop {
 	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
 	struct bufring br; /* multishot: the provided buffers */
 	bool br_live;
-	uint32_t *st_next; /* multishot: the starved list, by slot index */
-	uint32_t *st_prev;
-	uint32_t st_head;
-	uint32_t st_tail;
 	bool accept_multi; /* the accept in flight is multishot */
 	bool accept_cancelling;
 	unsigned max_conns;
@@ -155,38 +152,6 @@ static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud)
 	return true;
 }
 
-/* The starved list: connections whose multishot recv ended with -ENOBUFS,
- * waiting for buffers to come back. Doubly linked by slot index, so that a
- * connection closing while on it leaves in O(1). */
-static void ms_starve(struct loop *l, struct pool_slot *s)
-{
-	uint32_t i = pool_index(&l->pool, s);
-
-	s->io |= IO_STARVED;
-	l->st_next[i] = POOL_NONE;
-	l->st_prev[i] = l->st_tail;
-	if (l->st_tail == POOL_NONE)
-		l->st_head = i;
-	else
-		l->st_next[l->st_tail] = i;
-	l->st_tail = i;
-}
-
-static void ms_unstarve(struct loop *l, struct pool_slot *s)
-{
-	uint32_t i = pool_index(&l->pool, s);
-
-	s->io &= ~IO_STARVED;
-	if (l->st_prev[i] == POOL_NONE)
-		l->st_head = l->st_next[i];
-	else
-		l->st_next[l->st_prev[i]] = l->st_next[i];
-	if (l->st_next[i] == POOL_NONE)
-		l->st_tail = l->st_prev[i];
-	else
-		l->st_prev[l->st_next[i]] = l->st_prev[i];
-}
-
 static void loop_close_end(struct loop *l, struct pool_slot *s)
 {
 	int err = conn_error(&s->conn);
@@ -197,8 +162,6 @@ static void loop_close_end(struct loop *l, struct pool_slot *s)
 		l->st.nomem++;
 	else if (err)
 		l->st.conn_errors++;
-	if (s->io & IO_STARVED)
-		ms_unstarve(l, s);
 	if (l->br_live) {
 		int id;
 
@@ -276,7 +239,7 @@ static void loop_drive(struct loop *l, struct pool_slot *s)
 	/* Multishot, over the per-connection cap: stop the recv (what still
 	 * arrives before the cancel lands is kept; the cap bounds it). */
 	if (!(w & CONN_WANT_READ) && (s->io & IO_RECV) &&
-	    !(s->io & IO_RECV_CANCEL) && l->mode->segments &&
+	    !(s->io & (IO_RECV_CANCEL | IO_RING_RECV)) && l->mode->segments &&
 	    loop_cancel(l, ud_pack(UD_RECV, pool_handle(&l->pool, s)),
 			ud_pack(UD_CANCEL_RECV, pool_handle(&l->pool, s))))
 		s->io |= IO_RECV_CANCEL;
@@ -439,7 +402,7 @@ static void basic_arm_recv(struct loop *l, struct pool_slot *s)
 	}
 	io_uring_prep_recv(sqe, s->fd, p, len, 0);
 	io_uring_sqe_set_data64(sqe, ud);
-	s->io |= IO_RECV;
+	s->io |= IO_RECV | IO_RING_RECV;
 	l->st.recv_calls++;
 }
 
@@ -448,7 +411,7 @@ static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
 {
 	struct conn *c = &s->conn;
 
-	s->io &= ~IO_RECV;
+	s->io &= ~(IO_RECV | IO_RING_RECV | IO_NOBUF);
 	if (res > 0) {
 		conn_rx_commit(c, (size_t)res);
 		l->st.bytes_in += (uint64_t)res;
@@ -547,9 +510,16 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, s));
 	struct io_uring_sqe *sqe;
 
-	/* Starved connections wait until buffers come back (ms_refill). */
-	if (s->io & IO_STARVED)
+	/*
+	 * Provided buffers only while the own ring is idle (ring bytes must
+	 * stay newer than held buffers) and the pool has some. Otherwise one
+	 * recv into the connection's own ring: when stuck readers hold the
+	 * whole pool, the others still make progress.
+	 */
+	if (!conn_ring_idle(&s->conn) || !l->br.avail || (s->io & IO_NOBUF)) {
+		basic_arm_recv(l, s);
 		return;
+	}
 	sqe = loop_sqe(l);
 	if (!sqe) {
 		conn_fail(&s->conn, l->r.err);
@@ -569,6 +539,10 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 	struct conn *c = &s->conn;
 	uint16_t id;
 
+	if (s->io & IO_RING_RECV) {
+		basic_on_recv(l, s, res, flags);
+		return;
+	}
 	if (flags & IORING_CQE_F_BUFFER) {
 		id = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
 		bufring_taken(&l->br);
@@ -588,10 +562,10 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 		if (res == 0) {
 			conn_rx_eof(c);
 		} else if (res == -ENOBUFS) {
-			/* Flow control, not an error: wait for buffers. */
+			/* Flow control, not an error: the next recv goes to
+			 * the own ring, and buffers are tried again after. */
 			l->st.enobufs++;
-			if (!(s->io & IO_CLOSING))
-				ms_starve(l, s);
+			s->io |= IO_NOBUF;
 		} else if (res == -ECANCELED && !(s->io & IO_CLOSING)) {
 			/* Our own cancel at the per-connection cap. */
 		} else if (res < 0) {
@@ -603,25 +577,12 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 	loop_drive(l, s);
 }
 
-/*
- * Once per loop iteration: hand the buffers sent since the last call back
- * to the kernel in one step, then let starved connections receive again,
- * no more of them than there are buffers (so they do not all fail again).
- */
+/* Once per loop iteration: hand the buffers sent since the last call back
+ * to the kernel in one step (one store of the ring's tail). */
 static void ms_refill(struct loop *l)
 {
-	struct pool_slot *s;
-	uint32_t budget;
-
-	if (!l->br_live)
-		return;
-	bufring_publish(&l->br);
-	budget = l->br.avail;
-	while (l->st_head != POOL_NONE && budget--) {
-		s = &l->pool.slots[l->st_head];
-		ms_unstarve(l, s);
-		loop_drive(l, s);
-	}
+	if (l->br_live)
+		bufring_publish(&l->br);
 }
 
 /* Indexed by enum uring_mode; no handlers: a mode not built yet. */
@@ -903,7 +864,7 @@ static void loop_stop(struct loop *l)
 		s = &l->pool.slots[i];
 		if (!s->gen)
 			continue;
-		if (s->io & IO_RECV)
+		if (s->io & IO_RING_RECV)
 			conn_rx_commit(&s->conn, 0);
 		if (s->io & IO_SEND)
 			conn_tx_commit(&s->conn, 0);
@@ -978,13 +939,6 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 			 strerror(-ret));
 		return ret;
 	}
-	l->st_next = calloc(l->max_conns, sizeof(*l->st_next));
-	l->st_prev = calloc(l->max_conns, sizeof(*l->st_prev));
-	if (!l->st_next || !l->st_prev) {
-		snprintf(note, notelen, "out of memory");
-		return -ENOMEM;
-	}
-	l->st_head = l->st_tail = POOL_NONE;
 	note[0] = '\0';
 	return 0;
 
@@ -1143,8 +1097,6 @@ err_cqes:
 err_ring:
 	if (l->br_live && l->ring_live)
 		bufring_free(&l->br, &l->r.ring);
-	free(l->st_next);
-	free(l->st_prev);
 	if (l->ring_live)
 		ring_exit(&l->r);
 err_env:

@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "net.h"
 #include "pool.h"
+#include "serve.h"
 #include "sig.h"
 #include "stats.h"
 
@@ -29,9 +30,6 @@
 #define LOOP_EVENTS 256 /* events taken per wait */
 #define LOOP_ROUNDS 16 /* recv+send rounds per connection per wakeup */
 #define LOOP_ACCEPTS 64 /* accepts per wakeup */
-#define LOOP_BACKOFF_MS 100 /* pause after EMFILE before accepting again */
-#define LOOP_STATS_MS 1000 /* --stats period */
-#define LOOP_FD_RESERVE 16 /* descriptors besides connections */
 #define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 
 /* Per-socket I/O facts kept in pool_slot.io. */
@@ -44,41 +42,26 @@ enum {
 	IO_HUP = 1u << 5, /* the peer shut its side: read on until EOF */
 };
 
-enum listen_state {
-	LISTEN_ON, /* accepting */
-	LISTEN_FULL, /* paused: --max-conns connections open */
-	LISTEN_BACKOFF, /* paused: out of descriptors, retry at a deadline */
-	LISTEN_OFF, /* shutting down */
-};
-
 struct loop {
-	const char *prog;
+	struct serve sv; /* counters, accept state, timers */
 	struct poller *p;
 	bool edge;
 	int fd_limit;
 	struct pool pool;
 	struct conn_env env;
-	struct stats st;
 	unsigned max_conns;
 	int lfd;
 	int sfd;
-	enum listen_state lstate;
 	bool accept_more; /* try accepting before the next blocking wait */
-	int64_t retry_at; /* LISTEN_BACKOFF deadline, clock_ms() */
 	uint32_t pend_head; /* edge-triggered: connections with work left */
 	uint32_t pend_tail;
-	int64_t next_stats; /* 0 if --stats is off */
 	struct poller_event ev[LOOP_EVENTS];
 };
 
 static void loop_print_stats(struct loop *l)
 {
-	char line[1024];
-
-	l->st.bufs_live = l->env.cache.live;
-	stats_format(&l->st, line, sizeof(line));
-	fputs(line, stderr);
-	fflush(stderr);
+	l->sv.st.bufs_live = l->env.cache.live;
+	serve_print_stats(&l->sv);
 }
 
 /* Edge-triggered only: remember a connection that still has work. */
@@ -105,28 +88,19 @@ static void loop_listen_set(struct loop *l, bool on)
 	if (!l->edge) {
 		l->p->ops->mod(l->p, l->lfd, LOOP_TAG_LISTENER,
 			       on ? POLLER_IN : 0);
-		l->st.ctls++;
+		l->sv.st.ctls++;
 	}
 }
 
 static void loop_close(struct loop *l, struct pool_slot *s)
 {
-	int err = conn_error(&s->conn);
-
-	if (err == -ECONNRESET || err == -EPIPE)
-		l->st.resets++;
-	else if (err == -ENOMEM)
-		l->st.nomem++;
-	else if (err)
-		l->st.conn_errors++;
+	serve_closed(&l->sv, conn_error(&s->conn));
 	l->p->ops->del(l->p, s->fd);
 	close(s->fd);
 	pool_free(&l->pool, s);
-	l->st.closed++;
-	l->st.active--;
 	/* A slot is free again: resume accepting if the limit paused it. */
-	if (l->lstate == LISTEN_FULL) {
-		l->lstate = LISTEN_ON;
+	if (l->sv.lstate == SERVE_LISTEN_FULL) {
+		l->sv.lstate = SERVE_LISTEN_ON;
 		loop_listen_set(l, true);
 		l->accept_more = true;
 	}
@@ -144,11 +118,11 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 		return false;
 	do {
 		n = recv(s->fd, p, len, 0);
-		l->st.recv_calls++;
+		l->sv.st.recv_calls++;
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		conn_rx_commit(c, (size_t)n);
-		l->st.bytes_in += (uint64_t)n;
+		l->sv.st.bytes_in += (uint64_t)n;
 		/* A short read means the socket is drained (epoll(7)): skip
 		 * the recv that would only say EAGAIN. Not so if the peer
 		 * hung up: its EOF still waits behind the data, and an edge-
@@ -156,7 +130,7 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 		if ((size_t)n < len && !(s->io & IO_HUP))
 			s->io &= ~IO_RD;
 		if (conn_buffered(c) == l->env.cache.size)
-			l->st.full++;
+			l->sv.st.full++;
 		return true;
 	}
 	if (n == 0) {
@@ -166,7 +140,7 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 	}
 	conn_rx_commit(c, 0);
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		l->st.eagain++;
+		l->sv.st.eagain++;
 		s->io &= ~IO_RD;
 		return false;
 	}
@@ -185,21 +159,21 @@ static bool loop_send(struct loop *l, struct pool_slot *s)
 	len = conn_tx_window(c, &p);
 	do {
 		n = send(s->fd, p, len, MSG_NOSIGNAL);
-		l->st.send_calls++;
+		l->sv.st.send_calls++;
 	} while (n < 0 && errno == EINTR);
 	if (n >= 0) {
 		conn_tx_commit(c, (size_t)n);
-		l->st.bytes_out += (uint64_t)n;
+		l->sv.st.bytes_out += (uint64_t)n;
 		if ((size_t)n < len) {
 			/* The socket buffer is full: wait for writability. */
-			l->st.short_sends++;
+			l->sv.st.short_sends++;
 			s->io &= ~IO_WR;
 		}
 		return n > 0;
 	}
 	conn_tx_commit(c, 0);
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		l->st.eagain++;
+		l->sv.st.eagain++;
 		s->io &= ~IO_WR;
 		return false;
 	}
@@ -224,7 +198,7 @@ static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
 	if ((s->io & (IO_IN | IO_OUT)) == want)
 		return 0;
 	ret = l->p->ops->mod(l->p, s->fd, pool_handle(&l->pool, s), ev);
-	l->st.ctls++;
+	l->sv.st.ctls++;
 	if (ret)
 		return ret;
 	s->io = (s->io & ~(IO_IN | IO_OUT)) | want;
@@ -252,7 +226,7 @@ static void loop_service(struct loop *l, struct pool_slot *s)
 			moved |= loop_send(l, s);
 		w = conn_wants(c);
 		if (w & CONN_WANT_SHUT) {
-			l->st.shutdowns++;
+			l->sv.st.shutdowns++;
 			if (shutdown(s->fd, SHUT_WR))
 				conn_fail(c, -errno);
 			else
@@ -282,13 +256,11 @@ static void loop_service(struct loop *l, struct pool_slot *s)
 	}
 }
 
-static void loop_pause(struct loop *l, enum listen_state why)
+/* Stop watching the listener while accepting is paused (serve.h says
+ * why: the limit, or a back-off after running out of descriptors). */
+static void loop_pause(struct loop *l)
 {
-	if (l->lstate == LISTEN_ON)
-		loop_listen_set(l, false);
-	l->lstate = why;
-	if (why == LISTEN_BACKOFF)
-		l->retry_at = clock_ms() + LOOP_BACKOFF_MS;
+	loop_listen_set(l, false);
 }
 
 static void loop_add_conn(struct loop *l, int fd)
@@ -299,30 +271,28 @@ static void loop_add_conn(struct loop *l, int fd)
 	if (l->fd_limit && fd >= l->fd_limit) {
 		/* select cannot hold it (FD_SET would write out of bounds). */
 		close(fd);
-		l->st.refused_fd++;
+		l->sv.st.refused_fd++;
 		return;
 	}
 	s = pool_alloc(&l->pool, &l->env);
 	if (!s) {
 		close(fd);
-		l->st.accept_errors++;
+		l->sv.st.accept_errors++;
 		return;
 	}
 	s->fd = fd;
 	s->io = IO_WR;
 	ret = l->p->ops->add(l->p, fd, pool_handle(&l->pool, s), POLLER_IN);
-	l->st.ctls++;
+	l->sv.st.ctls++;
 	if (ret) {
 		close(fd);
 		pool_free(&l->pool, s);
-		l->st.accept_errors++;
+		l->sv.st.accept_errors++;
 		return;
 	}
 	if (!l->edge)
 		s->io |= IO_IN;
-	l->st.accepted++;
-	if (++l->st.active > l->st.peak)
-		l->st.peak = l->st.active;
+	serve_opened(&l->sv);
 }
 
 static void loop_accept(struct loop *l)
@@ -333,37 +303,21 @@ static void loop_accept(struct loop *l)
 	for (i = 0; i < LOOP_ACCEPTS; i++) {
 		if (l->pool.used >= l->max_conns) {
 			/* Leave the rest in the backlog until a slot frees. */
-			l->st.at_limit++;
-			loop_pause(l, LISTEN_FULL);
+			l->sv.st.at_limit++;
+			l->sv.lstate = SERVE_LISTEN_FULL;
+			loop_pause(l);
 			return;
 		}
 		fd = net_accept(l->lfd);
-		l->st.accept_calls++;
+		l->sv.st.accept_calls++;
 		if (fd >= 0) {
 			loop_add_conn(l, fd);
 			continue;
 		}
-		switch (fd) {
-		case -EAGAIN:
+		if (fd == -EAGAIN)
 			return;
-		case -EINTR:
-		case -ECONNABORTED:
-		case -EPROTO:
-		case -EPERM:
-			/* This connection died in the queue; the next may not. */
-			l->st.accept_errors++;
-			continue;
-		case -EMFILE:
-		case -ENFILE:
-		case -ENOBUFS:
-		case -ENOMEM:
-			/* Retrying at once would fail at once: a busy loop. */
-			l->st.emfile++;
-			loop_pause(l, LISTEN_BACKOFF);
-			return;
-		default:
-			l->st.accept_errors++;
-			loop_pause(l, LISTEN_BACKOFF);
+		if (!serve_accept_failed(&l->sv, fd)) {
+			loop_pause(l);
 			return;
 		}
 	}
@@ -378,13 +332,13 @@ static void loop_event(struct loop *l, const struct poller_event *e)
 	struct pool_slot *s;
 
 	if (e->tag == LOOP_TAG_LISTENER) {
-		if (l->lstate == LISTEN_ON)
+		if (l->sv.lstate == SERVE_LISTEN_ON)
 			loop_accept(l);
 		return;
 	}
 	s = pool_lookup(&l->pool, e->tag);
 	if (!s) {
-		l->st.stale++;
+		l->sv.st.stale++;
 		return;
 	}
 	if (e->events & (POLLER_IN | POLLER_ERR))
@@ -415,36 +369,19 @@ static void loop_run_pending(struct loop *l)
 
 static int loop_timeout(struct loop *l, int64_t now)
 {
-	int64_t t = -1;
-
 	if (l->pend_head != POOL_NONE || l->accept_more)
 		return 0;
-	if (l->lstate == LISTEN_BACKOFF)
-		t = l->retry_at > now ? l->retry_at - now : 0;
-	if (l->next_stats) {
-		int64_t u = l->next_stats > now ? l->next_stats - now : 0;
-
-		if (t < 0 || u < t)
-			t = u;
-	}
-	return (int)t;
+	return serve_timeout(&l->sv, now);
 }
 
 static void loop_timers(struct loop *l)
 {
-	int64_t now;
-
-	if (l->lstate != LISTEN_BACKOFF && !l->next_stats)
+	if (l->sv.lstate != SERVE_LISTEN_BACKOFF && !l->sv.next_stats)
 		return;
-	now = clock_ms();
-	if (l->lstate == LISTEN_BACKOFF && now >= l->retry_at) {
-		l->lstate = LISTEN_ON;
+	l->sv.st.bufs_live = l->env.cache.live;
+	if (serve_timers(&l->sv, clock_ms())) {
 		loop_listen_set(l, true);
 		l->accept_more = true;
-	}
-	if (l->next_stats && now >= l->next_stats) {
-		loop_print_stats(l);
-		l->next_stats = now + LOOP_STATS_MS;
 	}
 }
 
@@ -457,8 +394,8 @@ static int loop_serve(struct loop *l)
 	for (;;) {
 		n = l->p->ops->wait(l->p, l->ev, LOOP_EVENTS,
 				    loop_timeout(l, clock_ms()));
-		l->st.loops++;
-		l->st.waits++;
+		l->sv.st.loops++;
+		l->sv.st.waits++;
 		if (n < 0 && n != -EINTR)
 			return n;
 		for (i = 0; i < n; i++) {
@@ -470,12 +407,12 @@ static int loop_serve(struct loop *l)
 					return 0;
 				continue;
 			}
-			l->st.wait_events++;
+			l->sv.st.wait_events++;
 			loop_event(l, &l->ev[i]);
 		}
 		loop_run_pending(l);
 		loop_timers(l);
-		if (l->accept_more && l->lstate == LISTEN_ON)
+		if (l->accept_more && l->sv.lstate == SERVE_LISTEN_ON)
 			loop_accept(l);
 	}
 }
@@ -485,17 +422,14 @@ static int loop_serve(struct loop *l)
 static void loop_warn(const struct loop *l, const struct ready_config *cfg,
 		      unsigned long nofile)
 {
-	if (l->max_conns < cfg->o.max_conns)
-		fprintf(stderr,
-			"%s: warning: RLIMIT_NOFILE is %lu: --max-conns "
-			"clamped from %u to %u (raise it with ulimit -n)\n",
-			l->prog, nofile, cfg->o.max_conns, l->max_conns);
+	serve_warn_nofile(&l->sv, nofile, cfg->o.max_conns, l->max_conns);
 	if (l->fd_limit &&
-	    l->max_conns + LOOP_FD_RESERVE > (unsigned)l->fd_limit)
+	    l->max_conns + SERVE_FD_RESERVE > (unsigned)l->fd_limit)
 		fprintf(stderr,
 			"%s: warning: select watches descriptors below %d "
 			"only: connections beyond about %d are refused\n",
-			l->prog, l->fd_limit, l->fd_limit - LOOP_FD_RESERVE);
+			l->sv.prog, l->fd_limit,
+			l->fd_limit - SERVE_FD_RESERVE);
 }
 
 int ready_run(const struct ready_config *cfg, const char *prog)
@@ -511,13 +445,13 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	l->prog = prog;
+	serve_init(&l->sv, prog, cfg->o.stats);
 	l->edge = cfg->edge;
 	l->lfd = -1;
 	l->pend_head = POOL_NONE;
 	l->fd_limit = cfg->ops->fd_limit;
 	l->max_conns =
-	    net_fit_conns(cfg->o.max_conns, LOOP_FD_RESERVE, &nofile);
+	    net_fit_conns(cfg->o.max_conns, SERVE_FD_RESERVE, &nofile);
 
 	ret = pool_init(&l->pool, l->max_conns);
 	if (ret) {
@@ -570,8 +504,6 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 	    "%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",
 	    prog, cfg->ops->name, cfg->edge ? "edge" : "level", l->max_conns,
 	    cfg->o.buf_size, nofile, cfg->o.stats ? " stats=1s" : "");
-	if (cfg->o.stats)
-		l->next_stats = clock_ms() + LOOP_STATS_MS;
 
 	ret = loop_serve(l);
 	if (ret)
@@ -581,7 +513,7 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 		rc = 0;
 
 	/* Stop accepting, then close every connection. */
-	l->lstate = LISTEN_OFF;
+	l->sv.lstate = SERVE_LISTEN_OFF;
 	l->p->ops->del(l->p, l->lfd);
 	close(l->lfd);
 	l->lfd = -1;

@@ -1,0 +1,436 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# compare.sh - every server on the same load, side by side.
+#
+# Builds a release build (build-release/) if needed, then runs a matrix of
+# servers x connections x message sizes x modes with one generator
+# (echo-load), plus an idle-connection sweep and memory per idle
+# connection. Server and generator are pinned to different CPUs; each cell
+# is repeated with the server order rotated; bench/report.py turns the raw
+# rows into medians, ratios against epoll, report.md and plots.
+#
+#   bench/compare.sh [--quick|--smoke] [--repeats N] [--duration S]
+#                    [--warmup S] [--servers a,b,...] [--out DIR]
+#                    [--build DIR] [--no-build]
+#
+# Only loopback is used; every process started here is ended here, by PID.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+profile=full
+repeats=3
+duration=2
+warmup=0.5
+only=""
+out=""
+build="$top/build-release"
+no_build=0
+
+usage() {
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) profile=quick ;;
+	--smoke) profile=smoke ;;
+	--repeats) repeats=$2; shift ;;
+	--duration) duration=$2; shift ;;
+	--warmup) warmup=$2; shift ;;
+	--servers) only=$2; shift ;;
+	--out) out=$2; shift ;;
+	--build) build=$2; shift ;;
+	--no-build) no_build=1 ;;
+	-h | --help) usage ;;
+	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+	shift
+done
+
+case $profile in
+quick)
+	conns_list="1 256"
+	sizes="64 1024"
+	modes="pingpong"
+	idle_list="0 2000"
+	mem_n=2000
+	repeats=1
+	duration=1
+	warmup=0.3
+	;;
+smoke)
+	conns_list="1 16"
+	sizes="64"
+	modes="pingpong pipeline"
+	idle_list="0 200"
+	mem_n=200
+	repeats=1
+	duration=0.3
+	warmup=0.1
+	;;
+full)
+	conns_list="1 16 256 1024 4096"
+	sizes="64 1024 16384"
+	modes="pingpong pipeline"
+	idle_list="0 1000 4000 8000"
+	mem_n=5000
+	;;
+esac
+
+[ -n "$out" ] || out="$top/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out/logs"
+
+# --- build -----------------------------------------------------------------
+if [ "$no_build" -eq 0 ]; then
+	if [ ! -x "$build/readiness/ready-echo" ] ||
+		[ ! -x "$build/bench/echo-load" ]; then
+		echo "compare.sh: building a release build in $build" >&2
+		meson setup "$build" "$top" --buildtype=release -Dtests=false \
+			>"$out/logs/build.log" 2>&1
+	fi
+	ninja -C "$build" >>"$out/logs/build.log" 2>&1
+fi
+load="$build/bench/echo-load"
+ready="$build/readiness/ready-echo"
+uring="$build/uring/uring-echo"
+minep="$build/bench/min-epoll"
+pyecho="$top/bench/peers/selectors_echo.py"
+
+# --- CPUs: server and generator on different cores -------------------------
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then
+	srv_cpu=1
+	gen_cpu=0
+	pin_srv=(taskset -c "$srv_cpu")
+	pin_note="server on CPU $srv_cpu, generator on CPU $gen_cpu"
+else
+	srv_cpu=""
+	gen_cpu=""
+	pin_srv=()
+	pin_note="1 CPU: server and generator share it (numbers are not clean)"
+fi
+gen_pin=()
+[ -n "$gen_cpu" ] && gen_pin=(--cpu "$gen_cpu")
+
+# --- servers ---------------------------------------------------------------
+# name|kind|command...   kind: ready, uring (stats lines), peer (none)
+servers=(
+	"select|ready|$ready --backend select"
+	"poll|ready|$ready --backend poll"
+	"epoll|ready|$ready --backend epoll"
+	"epoll-et|ready|$ready --backend epoll --edge"
+	"min-epoll|peer|$minep"
+	"py-selectors|peer|python3 $pyecho"
+)
+if [ -x "$uring" ]; then
+	servers+=("uring-basic|uring|$uring --mode basic")
+	servers+=("uring-multishot|uring|$uring --mode multishot")
+	# The ladder: each flag the binary knows (the kernel may still refuse
+	# it at start-up; such a row is skipped and said so).
+	uhelp=$("$uring" --help 2>&1 || true)
+	for f in fixed-files sqpoll send-zc bundle; do
+		if grep -q -- "--$f" <<<"$uhelp"; then
+			servers+=("uring-ms-$f|uring|$uring --mode multishot --$f")
+		fi
+	done
+fi
+if [ "$profile" != full ]; then
+	# Reduced matrix: the readiness and completion defaults plus the
+	# references, enough to show the comparison works end to end.
+	keep="poll epoll epoll-et min-epoll uring-basic uring-multishot"
+	[ "$profile" = smoke ] && keep="$keep select py-selectors"
+	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
+fi
+if [ -n "$only" ]; then
+	sel=()
+	for s in "${servers[@]}"; do
+		case ",$only," in *",${s%%|*},"*) sel+=("$s") ;; esac
+	done
+	servers=("${sel[@]}")
+fi
+
+# --- environment -------------------------------------------------------------
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel: $(uname -r)"
+	echo "liburing: $(pkg-config --modversion liburing 2>/dev/null || echo unknown)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "cpus: $ncpu ($pin_note)"
+	echo "memory: $(grep MemTotal /proc/meminfo | awk '{print $2 " kB"}')"
+	for v in meltdown spectre_v2 retbleed; do
+		f=/sys/devices/system/cpu/vulnerabilities/$v
+		[ -r "$f" ] && echo "mitigation $v: $(cat "$f")"
+	done
+	echo "profile: $profile, repeats $repeats, duration ${duration}s, warm-up ${warmup}s"
+	echo "ulimit -n: $(ulimit -n)"
+} >"$out/env.txt"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- one server process ------------------------------------------------------
+srv_pid=""
+srv_port=""
+srv_err=""
+
+srv_start() { # name cmd...; sets srv_pid, srv_port; 1 if it would not start
+	local name=$1
+	shift
+	srv_err="$out/logs/$name.$$.$RANDOM.err"
+	local sout="$srv_err.out"
+	"${pin_srv[@]}" "$@" --port 0 >"$sout" 2>"$srv_err" &
+	srv_pid=$!
+	local i
+	for i in $(seq 100); do
+		if grep -q '^listening on ' "$sout" 2>/dev/null; then
+			srv_port=$(head -n1 "$sout" | sed 's/.*://')
+			return 0
+		fi
+		kill -0 "$srv_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	srv_stop
+	return 1
+}
+
+srv_start_peer() { # name cmd...: peers take the port as an argument
+	local name=$1
+	shift
+	srv_err="$out/logs/$name.$$.$RANDOM.err"
+	local sout="$srv_err.out"
+	"${pin_srv[@]}" "$@" 0 >"$sout" 2>"$srv_err" &
+	srv_pid=$!
+	local i
+	for i in $(seq 100); do
+		if grep -q '^listening on ' "$sout" 2>/dev/null; then
+			srv_port=$(head -n1 "$sout" | sed 's/.*://')
+			return 0
+		fi
+		kill -0 "$srv_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	srv_stop
+	return 1
+}
+
+srv_stop() {
+	[ -n "$srv_pid" ] || return 0
+	kill -TERM "$srv_pid" 2>/dev/null || true
+	local i
+	for i in $(seq 40); do
+		kill -0 "$srv_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$srv_pid" 2>/dev/null || true
+	wait "$srv_pid" 2>/dev/null || true
+	srv_pid=""
+}
+trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; true' EXIT
+
+cpu_ticks() { # user+sys ticks of the whole process, threads included
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+ctx_switches() { # voluntary + involuntary, every thread
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
+rss_kib() {
+	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# Ask the server for its counters; print the syscall total it reports.
+syscalls_now() { # kind
+	local before after line
+	[ "$1" = peer ] && { echo ""; return; }
+	before=$(grep -c '^stats:' "$srv_err" || true)
+	kill -USR1 "$srv_pid"
+	for _ in $(seq 100); do
+		after=$(grep -c '^stats:' "$srv_err" || true)
+		[ "$after" -gt "$before" ] && break
+		sleep 0.01
+	done
+	line=$(grep '^stats:' "$srv_err" | tail -n1)
+	# Kernel crossings the server made: waits are select/poll/epoll_wait
+	# or io_uring_enter; the rest are the readiness loop's socket calls
+	# (zero for uring-echo, whose I/O is inside io_uring_enter) and
+	# shutdown(2), which both make.
+	sed 's/^stats://' <<<"$line" | tr ' ' '\n' | awk -F= -v k="$1" '
+		$1 == "waits" || $1 == "ctls" || $1 == "shutdowns" { n += $2 }
+		k == "ready" && ($1 == "accept_calls" || $1 == "recv_calls" ||
+				 $1 == "send_calls") { n += $2 }
+		END { print n + 0 }'
+}
+
+clk=$(getconf CLK_TCK)
+raw="$out/raw.csv"
+echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note" >"$raw"
+
+# One measured run: $1 server entry, $2 cell name, $3.. echo-load args.
+run_one() {
+	local entry=$1 cell=$2 repeat=$3 mode=$4 conns=$5 size=$6 idle=$7
+	shift 7
+	local name=${entry%%|*} rest=${entry#*|}
+	local kind=${rest%%|*} cmd=${rest#*|}
+	local note=""
+	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
+	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
+		if [ "$conns" -gt 1000 ]; then
+			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: FD_SETSIZE" >>"$raw"
+			return
+		fi
+		idle=$((1000 - conns))
+		note="idle capped at $idle (FD_SETSIZE)"
+	fi
+	if [ "$kind" = peer ]; then
+		# shellcheck disable=SC2086
+		srv_start_peer "$name" $cmd || {
+			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,failed to start" >>"$raw"
+			return
+		}
+	else
+		# shellcheck disable=SC2086
+		srv_start "$name" $cmd || {
+			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')" >>"$raw"
+			return
+		}
+	fi
+	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
+
+	local gen_out="$out/logs/gen.$name.$cell.$repeat.csv"
+	"$load" --port "$srv_port" --label "$name" --duration "$duration" \
+		--warmup "$warmup" --idle "$idle" "${gen_pin[@]}" --csv "$@" \
+		>"$gen_out" 2>"$gen_out.err" &
+	gen_pid=$!
+	# Snapshot the server across the generator's measured interval.
+	sleep "$warmup"
+	sleep 0.05
+	local t0 c0 s0 x0 t1 c1 s1 x1 rss
+	t0=$(date +%s.%N)
+	c0=$(cpu_ticks "$srv_pid")
+	s0=$(syscalls_now "$kind")
+	x0=$(ctx_switches "$srv_pid")
+	sleep "$(awk -v d="$duration" 'BEGIN { print d - 0.1 }')"
+	t1=$(date +%s.%N)
+	c1=$(cpu_ticks "$srv_pid")
+	s1=$(syscalls_now "$kind")
+	x1=$(ctx_switches "$srv_pid")
+	rss=$(rss_kib "$srv_pid")
+	local rc=0
+	wait "$gen_pid" || rc=$?
+	gen_pid=""
+	srv_stop
+	local row
+	row=$(tail -n1 "$gen_out")
+	if [ "$rc" -ne 0 ] || ! grep -q "^$name," <<<"$row"; then
+		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,generator failed (exit $rc)" >>"$raw"
+		return
+	fi
+	# Columns of echo-load's CSV, by name.
+	awk -F, -v OFS=, -v name="$name" -v kind="$kind" -v cell="$cell" \
+		-v mode="$mode" -v conns="$conns" -v size="$size" \
+		-v idle="$idle" -v rep="$repeat" -v t0="$t0" -v t1="$t1" \
+		-v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v x0="$x0" \
+		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" '
+		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		{
+			mps = $col["msgs_per_s"]
+			msgs = mps * (t1 - t0)
+			cpu_us = (c1 - c0) * 1e6 / clk
+			cpm = msgs > 0 ? cpu_us / msgs : ""
+			pct = 100 * cpu_us / ((t1 - t0) * 1e6)
+			spm = (s0 != "" && msgs > 0) ? (s1 - s0) / msgs : ""
+			xpm = msgs > 0 ? (x1 - x0) / msgs : ""
+			print name, kind, cell, mode, conns, size, idle, rep,
+			      mps, $col["mib_per_s"], $col["p50_us"],
+			      $col["p90_us"], $col["p99_us"], $col["p999_us"],
+			      $col["max_us"], $col["errors"], $col["gen_cpu_pct"],
+			      $col["gen_saturated"], cpm, pct, spm, xpm, rss, note
+		}' "$gen_out" >>"$raw"
+}
+
+# --- the matrix ----------------------------------------------------------------
+cells=()
+for mode in $modes; do
+	for size in $sizes; do
+		for c in $conns_list; do
+			cells+=("$mode|$c|$size|0")
+		done
+	done
+done
+for i in $idle_list; do
+	cells+=("idle|16|64|$i")
+done
+nserv=${#servers[@]}
+total=$(( ${#cells[@]} * nserv * repeats ))
+done_runs=0
+start=$(date +%s)
+
+progress() {
+	local now el eta
+	now=$(date +%s)
+	el=$((now - start))
+	eta=$(( done_runs > 0 ? el * (total - done_runs) / done_runs : 0 ))
+	printf '\r[%d/%d] %-16s %-24s elapsed %dm%02ds, ETA %dm%02ds ' \
+		"$done_runs" "$total" "$1" "$2" $((el / 60)) $((el % 60)) \
+		$((eta / 60)) $((eta % 60)) >&2
+}
+
+for cell in "${cells[@]}"; do
+	IFS='|' read -r mode conns size idle <<<"$cell"
+	for r in $(seq "$repeats"); do
+		# Rotate the order of servers from one repeat to the next.
+		for k in $(seq 0 $((nserv - 1))); do
+			entry=${servers[$(( (k + r - 1) % nserv ))]}
+			case $mode in
+			pingpong) args=(--mode pingpong --conns "$conns" --size "$size") ; cname="pingpong-c$conns-s$size" ;;
+			pipeline) args=(--mode pipeline --depth 8 --conns "$conns" --size "$size") ; cname="pipeline-c$conns-s$size" ;;
+			idle) args=(--mode pingpong --conns "$conns" --size "$size") ; cname="idle-i$idle" ;;
+			esac
+			progress "${entry%%|*}" "$cname"
+			run_one "$entry" "$cname" "$r" "$mode" "$conns" "$size" "$idle" "${args[@]}"
+			done_runs=$((done_runs + 1))
+		done
+	done
+done
+echo >&2
+
+# --- memory per idle connection ---------------------------------------------------
+mem="$out/memory.csv"
+echo "server,idle_conns,rss_before_kib,rss_after_kib,bytes_per_conn" >"$mem"
+for entry in "${servers[@]}"; do
+	name=${entry%%|*}
+	rest=${entry#*|}
+	kind=${rest%%|*}
+	cmd=${rest#*|}
+	n=$mem_n
+	[ "$name" = select ] && n=900
+	progress "$name" "memory-$n"
+	if [ "$kind" = peer ]; then
+		# shellcheck disable=SC2086
+		srv_start_peer "$name" $cmd || continue
+	else
+		# shellcheck disable=SC2086
+		srv_start "$name" $cmd || continue
+	fi
+	# Baseline after the same single active connection has run alone, so
+	# that what it touches (a shared buffer pool, caches) is in both.
+	"$load" --port "$srv_port" --conns 1 --duration 1 --warmup 0.2 \
+		"${gen_pin[@]}" --csv >/dev/null 2>&1 || true
+	sleep 0.2
+	before=$(rss_kib "$srv_pid")
+	"$load" --port "$srv_port" --idle "$n" --conns 1 --duration 2 \
+		--warmup 0.5 "${gen_pin[@]}" --csv >/dev/null 2>&1 &
+	gen_pid=$!
+	sleep 1.5
+	after=$(rss_kib "$srv_pid")
+	wait "$gen_pid" || true
+	gen_pid=""
+	srv_stop
+	awk -v s="$name" -v n="$n" -v b="$before" -v a="$after" 'BEGIN {
+		printf "%s,%d,%d,%d,%.0f\n", s, n, b, a, (a - b) * 1024 / n }' >>"$mem"
+done
+echo >&2
+
+python3 "$top/bench/report.py" "$out"
+echo "compare.sh: results in $out (report.md, raw.csv, summary.csv, plots)" >&2

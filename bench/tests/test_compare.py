@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_compare.py - compare.sh --smoke end to end, and its outputs checked.
+
+Runs the smoke matrix against the binaries of this build (no rebuild) and
+checks that raw.csv is complete and consistent: every server and cell has
+a row; every row either measured something (messages > 0, no errors, the
+server's CPU and, for our servers, syscalls per message present) or says
+why it was skipped (only select past FD_SETSIZE may be); memory.csv has
+every server; summary.csv and report.md exist and name every server.
+Usage: test_compare.py COMPARE_SH BUILD_DIR
+"""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def main():
+    compare, build = sys.argv[1], sys.argv[2]
+    out = tempfile.mkdtemp(prefix="compare-smoke-")
+    r = subprocess.run(["bash", compare, "--smoke", "--no-build", "--build",
+                        build, "--out", out], capture_output=True, text=True,
+                       timeout=240)
+    if r.returncode != 0:
+        fail("compare.sh exited {}: {}".format(r.returncode, r.stderr[-2000:]))
+    rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
+    servers = sorted({x["server"] for x in rows})
+    cells = sorted({x["cell"] for x in rows})
+    want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
+            "py-selectors"}
+    if os.path.exists(os.path.join(build, "uring", "uring-echo")):
+        want |= {"uring-basic", "uring-multishot"}
+    if not want <= set(servers):
+        fail("servers missing from raw.csv: {}".format(
+            sorted(want - set(servers))))
+    if len(cells) < 6:
+        fail("expected at least 6 cells, got {}".format(cells))
+    seen = {(x["server"], x["cell"]) for x in rows}
+    for s in servers:
+        for c in cells:
+            if (s, c) not in seen:
+                fail("no row for {} in {}".format(s, c))
+    for x in rows:
+        where = "{} {}".format(x["server"], x["cell"])
+        if x["msgs_per_s"] == "":
+            if not (x["server"] == "select" and "FD_SETSIZE" in x["note"]):
+                fail("{}: no measurement ({})".format(where, x["note"]))
+            continue
+        if float(x["msgs_per_s"]) <= 0:
+            fail("{}: zero messages/s".format(where))
+        if x["errors"] != "0":
+            fail("{}: {} errors".format(where, x["errors"]))
+        if x["srv_cpu_us_per_msg"] == "" or float(x["srv_cpu_pct"]) <= 0:
+            fail("{}: no server CPU measured".format(where))
+        if x["kind"] != "peer" and (x["syscalls_per_msg"] == "" or
+                                    float(x["syscalls_per_msg"]) <= 0):
+            fail("{}: no syscalls per message".format(where))
+        if float(x["p50_us"]) <= 0 or float(x["p99_us"]) < float(x["p50_us"]):
+            fail("{}: inconsistent latency p50 {} p99 {}".format(
+                where, x["p50_us"], x["p99_us"]))
+    mem = {x["server"] for x in csv.DictReader(
+        open(os.path.join(out, "memory.csv")))}
+    if not want <= mem:
+        fail("memory.csv lacks {}".format(sorted(want - mem)))
+    report = open(os.path.join(out, "report.md")).read()
+    for s in want:
+        if s not in report:
+            fail("report.md does not mention " + s)
+    if not os.path.exists(os.path.join(out, "summary.csv")):
+        fail("no summary.csv")
+    print("ok: {} servers x {} cells, {} rows; results in {}".format(
+        len(servers), len(cells), len(rows), out))
+
+
+if __name__ == "__main__":
+    main()

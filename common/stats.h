@@ -45,7 +45,13 @@
 	X(sq_full, "io_uring: SQ full, submitted early")                       \
 	X(submit_busy, "io_uring: submits refused with -EBUSY, retried")       \
 	X(cq_overflow, "io_uring: reaps that found CQEs on the overflow list") \
-	X(over_limit, "io_uring: accepted past --max-conns in flight, closed")
+	X(over_limit, "io_uring: accepted past --max-conns in flight, closed") \
+	X(zc_sends, "io_uring: zero-copy sends (IORING_OP_SEND_ZC)")           \
+	X(zc_notifs, "io_uring: zero-copy notifications: buffer released")     \
+	X(zc_copied, "io_uring: zero-copy sends the kernel copied anyway")     \
+	X(zc_refused, "io_uring: zero-copy sends refused (-ENOMEM), copied")   \
+	X(sq_wakeups, "io_uring: enters that woke the SQPOLL thread")          \
+	X(bundles, "io_uring: recv completions that filled several buffers")
 
 struct stats {
 #define STATS_FIELD(name, help) uint64_t name;

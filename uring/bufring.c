@@ -43,7 +43,8 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 		goto err_unmap_ring;
 	b->segs.len = calloc(count, sizeof(*b->segs.len));
 	b->segs.next = calloc(count, sizeof(*b->segs.next));
-	if (!b->segs.len || !b->segs.next)
+	b->succ = calloc(count, sizeof(*b->succ));
+	if (!b->segs.len || !b->segs.next || !b->succ)
 		goto err_free_tables;
 	b->segs.base = b->mem;
 	b->segs.size = size;
@@ -66,6 +67,7 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 err_free_tables:
 	free(b->segs.len);
 	free(b->segs.next);
+	free(b->succ);
 	munmap(b->mem, b->mem_bytes);
 err_unmap_ring:
 	munmap(b->br, b->br_bytes);
@@ -78,6 +80,9 @@ void bufring_put(struct bufring *b, uint16_t id)
 {
 	io_uring_buf_ring_add(b->br, b->mem + (size_t)id * b->size, b->size, id,
 			      io_uring_buf_ring_mask(b->count), b->pending++);
+	/* Entries are taken in the order they are added. */
+	b->succ[b->last] = id;
+	b->last = id;
 }
 
 void bufring_publish(struct bufring *b)
@@ -96,6 +101,7 @@ void bufring_free(struct bufring *b, struct io_uring *ring)
 	io_uring_unregister_buf_ring(ring, b->bgid);
 	free(b->segs.len);
 	free(b->segs.next);
+	free(b->succ);
 	munmap(b->mem, b->mem_bytes);
 	munmap(b->br, b->br_bytes);
 	memset(b, 0, sizeof(*b));

@@ -6,7 +6,9 @@
  * echo is sent straight from it and only then is it given back. liburing
  * 2.3 lacks io_uring_setup_buf_ring, so the ring is mapped and registered
  * here by hand. The core (common/conn.c) keeps the per-connection books
- * through the conn_segs table this module fills in.
+ * through the conn_segs table this module fills in. It also remembers the
+ * order buffers were offered in, which a recv bundle needs (Linux 6.10: one
+ * completion names only the first of the consecutive buffers it filled).
  */
 #ifndef URING_BUFRING_H
 #define URING_BUFRING_H
@@ -26,6 +28,8 @@ struct bufring {
 	uint16_t bgid;
 	uint16_t pending; /* buffers added since the last publish */
 	uint32_t avail; /* buffers the kernel may pick from now */
+	uint16_t *succ; /* per buffer: the one offered right after it */
+	uint16_t last; /* the buffer offered last */
 	struct conn_segs segs;
 };
 
@@ -49,6 +53,18 @@ void bufring_publish(struct bufring *b);
 static inline void bufring_taken(struct bufring *b)
 {
 	b->avail--;
+}
+
+/*
+ * bufring_succ - the buffer the kernel takes after id: the next entry of
+ * the ring. A bundle's completion names its first buffer; the others are
+ * its successors. Valid while id is consumed and not yet put back: the
+ * link is written when its successor is offered and changes only when id
+ * itself is offered again, whatever order completions arrive in.
+ */
+static inline uint16_t bufring_succ(const struct bufring *b, uint16_t id)
+{
+	return b->succ[id];
 }
 
 /* bufring_free - unregister and unmap. */

@@ -5,7 +5,9 @@
  * Lends the core's windows (common/conn.c) to the kernel, recv into and
  * send from, and on each completion commits what happened and asks the
  * core what next. A connection is freed only once none of its requests is
- * in flight: cancel, wait for every completion, then close.
+ * in flight: cancel, wait for every completion (a zero-copy send's
+ * notification included), then close. How each SQE is shaped by the
+ * feature flags is prep.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include "net.h"
 #include "pool.h"
 #include "bufring.h"
+#include "prep.h"
 #include "ring.h"
 #include "sig.h"
 #include "stats.h"
@@ -35,6 +38,12 @@
 #define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 #define LOOP_OPS_PER_CONN 4 /* recv, send and a cancel of each */
 #define LOOP_OPS_EXTRA 8 /* accept, signal poll, their cancels */
+#define LOOP_FILES_SPARE 8 /* direct descriptors besides --max-conns */
+/* --sqpoll: how long the kernel thread polls an idle SQ before it sleeps
+ * (and the next submit must wake it); it spins on a CPU meanwhile. Well
+ * under LOOP_BACKOFF_MS, so that a server paused at EMFILE, retrying an
+ * accept every 100 ms, leaves the thread asleep most of the time. */
+#define LOOP_SQ_IDLE_MS 10
 #define MS_BGID 0 /* the buffer group of the provided-buffer ring */
 /* Largest provided buffer. The kernel takes buffers FIFO, so under load
  * every one is touched: bufs x this is resident (2 MiB by default). */
@@ -52,9 +61,16 @@ enum {
 	IO_CLOSING = 1u << 4, /* close once none of the above is set */
 	IO_RING_RECV = 1u << 5, /* the recv in flight is into the own ring */
 	IO_NOBUF = 1u << 6, /* multishot: the pool ran dry; use the own ring */
+	IO_SHUT = 1u << 7, /* a shutdown request is in flight */
+	IO_CLOSE = 1u << 8, /* the close of a direct descriptor is in flight */
+	IO_ZC = 1u << 9, /* the send in flight is zero-copy */
+	IO_ZC_NOTIF = 1u << 10, /* its result is in, its notification is not */
+	IO_ZC_OFF = 1u << 11, /* the next send copies: zero-copy was refused */
+	IO_ABORT = 1u << 12, /* the abort of the connection is in flight */
 };
 
-#define IO_BUSY (IO_RECV | IO_SEND | IO_RECV_CANCEL | IO_SEND_CANCEL)
+#define IO_CANCELS (IO_RECV_CANCEL | IO_SEND_CANCEL | IO_ABORT)
+#define IO_BUSY (IO_RECV | IO_SEND | IO_SHUT | IO_CANCELS)
 
 enum listen_state {
 	LISTEN_ON, /* accepting */
@@ -95,7 +111,11 @@ struct loop {
 	struct pool pool;
 	struct conn_env env;
 	struct stats st;
+	struct prep prep; /* how SQEs are shaped: the feature flags */
+	unsigned files; /* --fixed-files: slots in the direct file table */
 	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
+	int32_t *tx_res; /* per slot: a zero-copy send's result, until its
+			  * notification says the bytes may be reused */
 	struct bufring br; /* multishot: the provided buffers */
 	bool br_live;
 	bool accept_multi; /* the accept in flight is multishot */
@@ -117,10 +137,11 @@ struct loop {
 
 static void loop_print_stats(struct loop *l)
 {
-	char line[1024];
+	char line[1536];
 
 	l->st.bufs_live = l->env.cache.live;
 	l->st.waits = l->r.enters;
+	l->st.sq_wakeups = l->r.wakeups;
 	l->st.sq_full = l->r.sq_full;
 	l->st.submit_busy = l->r.busy;
 	l->st.cq_overflow = l->r.cq_backlog;
@@ -169,7 +190,9 @@ static void loop_close_end(struct loop *l, struct pool_slot *s)
 		while ((id = conn_seg_drop(&s->conn)) >= 0)
 			bufring_put(&l->br, (uint16_t)id);
 	}
-	close(s->fd);
+	/* A direct descriptor was closed by its own request (loop_close). */
+	if (!l->prep.fixed)
+		close(s->fd);
 	pool_free(&l->pool, s);
 	l->st.closed++;
 	l->st.active--;
@@ -180,10 +203,53 @@ static void loop_close_end(struct loop *l, struct pool_slot *s)
 	}
 }
 
+/* Close a direct descriptor that never got a slot (refused, or accepted
+ * while shutting down); a real one is closed at once. */
+static void loop_drop_fd(struct loop *l, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!l->prep.fixed) {
+		close(fd);
+		return;
+	}
+	/* NULL: the ring is broken, and its teardown empties the table. */
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return;
+	prep_close(&l->prep, sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud_pack(UD_DROP, 0));
+}
+
+/*
+ * Closing, with a zero-copy send whose result is in: it waits for its
+ * notification, which comes once the peer has acknowledged the bytes. No
+ * cancel hurries it, and a peer that reads no more would pin the
+ * connection for good, so reset the connection instead (what the peer has
+ * not read is lost, as in any abortive close); the reset releases the
+ * pages and the notification follows.
+ */
+static void loop_abort(struct loop *l, struct pool_slot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->io & IO_ABORT)
+		return;
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return;
+	prep_abort(&l->prep, sqe, s->fd);
+	io_uring_sqe_set_data64(sqe,
+				ud_pack(UD_ABORT, pool_handle(&l->pool, s)));
+	s->io |= IO_ABORT;
+	l->st.cancels++;
+}
+
 /* Start closing s: cancel what is in flight; the last completion closes. */
 static void loop_close(struct loop *l, struct pool_slot *s)
 {
 	uint64_t h = pool_handle(&l->pool, s);
+	struct io_uring_sqe *sqe;
 
 	if (!(s->io & IO_CLOSING)) {
 		s->io |= IO_CLOSING;
@@ -191,13 +257,25 @@ static void loop_close(struct loop *l, struct pool_slot *s)
 		    loop_cancel(l, ud_pack(UD_RECV, h),
 				ud_pack(UD_CANCEL_RECV, h)))
 			s->io |= IO_RECV_CANCEL;
-		if ((s->io & IO_SEND) &&
+		if ((s->io & IO_SEND) && !(s->io & IO_ZC_NOTIF) &&
 		    loop_cancel(l, ud_pack(UD_SEND, h),
 				ud_pack(UD_CANCEL_SEND, h)))
 			s->io |= IO_SEND_CANCEL;
+		if (s->io & IO_ZC_NOTIF)
+			loop_abort(l, s);
 	}
-	if (!(s->io & IO_BUSY))
-		loop_close_end(l, s);
+	if (s->io & (IO_BUSY | IO_CLOSE))
+		return;
+	/* A direct descriptor is closed by a request of its own; the slot is
+	 * freed at its completion, so the table slot and the pool slot are
+	 * given back together. */
+	if (l->prep.fixed && (sqe = loop_sqe(l))) {
+		prep_close(&l->prep, sqe, s->fd);
+		io_uring_sqe_set_data64(sqe, ud_pack(UD_CLOSE, h));
+		s->io |= IO_CLOSE;
+		return;
+	}
+	loop_close_end(l, s);
 }
 
 static void loop_send(struct loop *l, struct pool_slot *s)
@@ -214,12 +292,40 @@ static void loop_send(struct loop *l, struct pool_slot *s)
 		conn_fail(&s->conn, l->r.err);
 		return;
 	}
-	/* SIGPIPE is ignored too (sig_install), but say it here as well. */
-	io_uring_prep_send(sqe, s->fd, p, len, MSG_NOSIGNAL);
+	if (prep_send(&l->prep, sqe, s->fd, p, len, !(s->io & IO_ZC_OFF))) {
+		s->io |= IO_ZC;
+		l->st.zc_sends++;
+	}
+	s->io &= ~IO_ZC_OFF;
 	io_uring_sqe_set_data64(sqe, ud);
 	l->tx_len[pool_index(&l->pool, s)] = (uint32_t)len;
 	s->io |= IO_SEND;
 	l->st.send_calls++;
+}
+
+/* Shut the write side, as the core asks once everything is echoed. A
+ * direct descriptor is no fd for shutdown(2): then it is a request. */
+static void loop_shutdown(struct loop *l, struct pool_slot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	l->st.shutdowns++;
+	if (!l->prep.fixed) {
+		if (shutdown(s->fd, SHUT_WR))
+			conn_fail(&s->conn, -errno);
+		else
+			conn_shut_done(&s->conn);
+		return;
+	}
+	sqe = loop_sqe(l);
+	if (!sqe) {
+		conn_fail(&s->conn, l->r.err);
+		return;
+	}
+	prep_shutdown(&l->prep, sqe, s->fd);
+	io_uring_sqe_set_data64(sqe,
+				ud_pack(UD_SHUT, pool_handle(&l->pool, s)));
+	s->io |= IO_SHUT;
 }
 
 /*
@@ -247,13 +353,8 @@ static void loop_drive(struct loop *l, struct pool_slot *s)
 		loop_send(l, s);
 	if ((w & CONN_WANT_READ) && !(s->io & IO_RECV))
 		l->mode->arm_recv(l, s);
-	if ((w & CONN_WANT_SHUT) && !(s->io & IO_SEND)) {
-		l->st.shutdowns++;
-		if (shutdown(s->fd, SHUT_WR))
-			conn_fail(c, -errno);
-		else
-			conn_shut_done(c);
-	}
+	if ((w & CONN_WANT_SHUT) && !(s->io & (IO_SEND | IO_SHUT)))
+		loop_shutdown(l, s);
 	if (!conn_wants(c))
 		loop_close(l, s);
 }
@@ -272,7 +373,8 @@ static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
 	conn_fail(&s->conn, res);
 }
 
-static void loop_on_send(struct loop *l, struct pool_slot *s, int res)
+/* The send in flight is over: commit what it sent. */
+static void loop_send_done(struct loop *l, struct pool_slot *s, int res)
 {
 	uint32_t len = l->tx_len[pool_index(&l->pool, s)];
 	int id;
@@ -294,17 +396,73 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res)
 	loop_drive(l, s);
 }
 
+/*
+ * A send's completion. A zero-copy send has two: its result (flagged MORE)
+ * and later a notification that the kernel no longer reads the bytes. Only
+ * then may the window be committed: a committed window is recycled (the
+ * own ring takes new bytes, a provided buffer goes back to the kernel).
+ */
+static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
+			 unsigned flags)
+{
+	uint32_t i = pool_index(&l->pool, s);
+
+	if (!(s->io & IO_ZC)) {
+		loop_send_done(l, s, res);
+		return;
+	}
+	if (flags & IORING_CQE_F_NOTIF) {
+		l->st.zc_notifs++;
+		if ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED)
+			l->st.zc_copied++;
+		res = l->tx_res[i];
+	} else if (flags & IORING_CQE_F_MORE) {
+		l->tx_res[i] = res;
+		s->io |= IO_ZC_NOTIF;
+		/* Cancelled by a close (the result came after it began). */
+		if (s->io & IO_CLOSING)
+			loop_abort(l, s);
+		return;
+	}
+	s->io &= ~(IO_ZC | IO_ZC_NOTIF);
+	if (res == -ENOMEM && !(s->io & IO_CLOSING)) {
+		/* Pinning the pages was refused: without CAP_IPC_LOCK each
+		 * zero-copy send in flight is charged to RLIMIT_MEMLOCK.
+		 * Send the same bytes again, copying. */
+		l->st.zc_refused++;
+		conn_tx_commit(&s->conn, 0);
+		s->io &= ~IO_SEND;
+		s->io |= IO_ZC_OFF;
+		loop_drive(l, s);
+		return;
+	}
+	loop_send_done(l, s, res);
+}
+
+/* The shutdown request completed (direct descriptors). */
+static void loop_on_shut(struct loop *l, struct pool_slot *s, int res)
+{
+	s->io &= ~IO_SHUT;
+	if (!(s->io & IO_CLOSING)) {
+		if (res < 0)
+			conn_fail(&s->conn, res);
+		else
+			conn_shut_done(&s->conn);
+	}
+	loop_drive(l, s);
+}
+
 static void loop_add_conn(struct loop *l, int fd)
 {
 	struct pool_slot *s;
 
 	if (l->lstate == LISTEN_OFF) {
-		close(fd);
+		loop_drop_fd(l, fd);
 		return;
 	}
 	s = pool_alloc(&l->pool, &l->env);
 	if (!s) {
-		close(fd);
+		loop_drop_fd(l, fd);
 		l->st.accept_errors++;
 		return;
 	}
@@ -368,7 +526,7 @@ static void basic_arm_accept(struct loop *l)
 	if (!sqe)
 		return;
 	/* Blocking sockets: io_uring polls for us (see uring_run). */
-	io_uring_prep_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	prep_accept(&l->prep, sqe, l->lfd, false);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->accept_armed = true;
 	l->st.accept_calls++;
@@ -400,7 +558,7 @@ static void basic_arm_recv(struct loop *l, struct pool_slot *s)
 		conn_fail(&s->conn, l->r.err);
 		return;
 	}
-	io_uring_prep_recv(sqe, s->fd, p, len, 0);
+	prep_recv(&l->prep, sqe, s->fd, p, len);
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV | IO_RING_RECV;
 	l->st.recv_calls++;
@@ -458,11 +616,7 @@ static void ms_arm_accept(struct loop *l)
 	/* Near the limit, one connection per request: the rest stay in the
 	 * kernel's backlog instead of being accepted past --max-conns. */
 	l->accept_multi = room > MS_ACCEPT_SLACK;
-	if (l->accept_multi)
-		io_uring_prep_multishot_accept(sqe, l->lfd, NULL, NULL,
-					       SOCK_CLOEXEC);
-	else
-		io_uring_prep_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	prep_accept(&l->prep, sqe, l->lfd, l->accept_multi);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->accept_armed = true;
 	l->st.accept_calls++;
@@ -483,7 +637,7 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 		} else {
 			/* Delivered before the cancel of the multishot
 			 * accept landed: past the limit, so refused. */
-			close(res);
+			loop_drop_fd(l, res);
 			l->st.over_limit++;
 		}
 	} else {
@@ -525,12 +679,38 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 		conn_fail(&s->conn, l->r.err);
 		return;
 	}
-	io_uring_prep_recv_multishot(sqe, s->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = MS_BGID;
+	prep_recv_multishot(&l->prep, sqe, s->fd);
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV;
 	l->st.recv_calls++;
+}
+
+/*
+ * n > 0 bytes arrived in provided buffer id and, for a bundle, in the
+ * buffers the kernel took after it from the ring, each filled whole but
+ * the last. The connection holds them: kept, not copied, the echo is sent
+ * from them.
+ */
+static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
+		    uint32_t n)
+{
+	struct conn *c = &s->conn;
+	uint32_t k;
+
+	l->st.bytes_in += n;
+	if (n > l->br.size)
+		l->st.bundles++;
+	for (;;) {
+		k = n < l->br.size ? n : l->br.size;
+		bufring_taken(&l->br);
+		conn_rx_segment(c, id, k);
+		n -= k;
+		if (!n)
+			break;
+		id = bufring_succ(&l->br, id);
+	}
+	if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
+		l->st.full++;
 }
 
 static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
@@ -545,14 +725,10 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 	}
 	if (flags & IORING_CQE_F_BUFFER) {
 		id = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
-		bufring_taken(&l->br);
 		if (res > 0) {
-			/* Kept, not copied: the echo is sent from it. */
-			conn_rx_segment(c, id, (uint32_t)res);
-			l->st.bytes_in += (uint64_t)res;
-			if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
-				l->st.full++;
+			ms_take(l, s, id, (uint32_t)res);
 		} else {
+			bufring_taken(&l->br);
 			bufring_put(&l->br, id);
 		}
 	}
@@ -693,6 +869,7 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 		loop_on_signal(l, c->res);
 		return;
 	case UD_CANCEL:
+	case UD_DROP:
 		return;
 	default:
 		break;
@@ -707,7 +884,18 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 		l->mode->on_recv(l, s, c->res, c->flags);
 		break;
 	case UD_SEND:
-		loop_on_send(l, s, c->res);
+		loop_on_send(l, s, c->res, c->flags);
+		break;
+	case UD_SHUT:
+		loop_on_shut(l, s, c->res);
+		break;
+	case UD_ABORT:
+		s->io &= ~IO_ABORT;
+		loop_drive(l, s);
+		break;
+	case UD_CLOSE:
+		s->io &= ~IO_CLOSE;
+		loop_close_end(l, s);
 		break;
 	case UD_CANCEL_RECV:
 		/* 0, -ENOENT (already done) or -EALREADY (finishing): the
@@ -896,6 +1084,20 @@ static void loop_fail(struct loop *l, int err)
 			strerror(-err));
 }
 
+/* " fixed-files=N send-zc>=M bundle": the features in use, for the
+ * start-up line (SQPOLL is in the ring's part). */
+static void loop_describe(const struct loop *l, char *buf, size_t len)
+{
+	char files[32] = "", zc[32] = "";
+
+	if (l->prep.fixed)
+		snprintf(files, sizeof(files), " fixed-files=%u", l->files);
+	if (l->prep.zc_min)
+		snprintf(zc, sizeof(zc), " send-zc>=%u", l->prep.zc_min);
+	snprintf(buf, len, "%s%s%s", files, zc,
+		 l->prep.bundle ? " bundle" : "");
+}
+
 /* The running kernel is at least major.minor (uname; false if unknown). */
 static bool loop_kernel_at_least(int major, int minor)
 {
@@ -922,14 +1124,18 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 	if (!loop_kernel_at_least(6, 0)) {
 		ret = -EOPNOTSUPP;
 		snprintf(note, notelen,
-			 "--mode multishot needs multishot recv, Linux 6.0");
+			 "--mode multishot: multishot recv needs Linux 6.0");
 		goto fallback;
 	}
 	ret = bufring_setup(&l->br, &l->r.ring, MS_BGID, cfg->bufs, size);
 	if (ret) {
-		snprintf(note, notelen,
-			 "cannot register a buffer ring of %u x %u bytes: %s",
-			 cfg->bufs, size, strerror(-ret));
+		char what[96];
+
+		snprintf(what, sizeof(what),
+			 "cannot register a buffer ring of %u x %u bytes",
+			 cfg->bufs, size);
+		if (!ring_memlock_why(ret, what, note, notelen))
+			snprintf(note, notelen, "%s: %s", what, strerror(-ret));
 		goto fallback;
 	}
 	l->br_live = true;
@@ -943,9 +1149,83 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 	return 0;
 
 fallback:
-	if (cfg->mode_set)
+	/* Bundles are multishot receives: no fallback for them either. */
+	if (cfg->mode_set || cfg->bundle)
 		return ret;
 	l->mode = &loop_modes[URING_MODE_BASIC];
+	return 0;
+}
+
+/*
+ * The feature flags the kernel must support, checked and set up after the
+ * ring: direct descriptors (a sparse file table, Linux 5.19), zero-copy
+ * sends (6.0), recv bundles (6.10). A flag the kernel lacks is an error
+ * naming the version, never silently ignored. Returns 0 or -errno with a
+ * one-line reason in why.
+ */
+static int loop_setup_features(struct loop *l, const struct uring_config *cfg,
+			       unsigned long nofile, char *why, size_t whylen)
+{
+	static const uint8_t fixed_ops[] = { IORING_OP_CLOSE,
+					     IORING_OP_SHUTDOWN };
+	static const uint8_t zc_ops[] = { IORING_OP_CONNECT };
+	struct utsname u;
+	const char *kernel = uname(&u) ? "unknown" : u.release;
+	int ret;
+
+	l->prep.bgid = MS_BGID;
+	if (cfg->zc_min && !ring_has_op(&l->r, IORING_OP_SEND_ZC)) {
+		snprintf(why, whylen,
+			 "--send-zc: this kernel (Linux %s) lacks "
+			 "IORING_OP_SEND_ZC, which needs Linux 6.0 (run "
+			 "without --send-zc)",
+			 kernel);
+		return -EOPNOTSUPP;
+	}
+	/* A connection that must close while its peer sits on zero-copy
+	 * bytes is reset with a connect request (see loop_close). */
+	ret = cfg->zc_min
+		  ? ring_require(&l->r, zc_ops, sizeof(zc_ops), why, whylen)
+		  : 0;
+	if (ret)
+		return ret;
+	l->prep.zc_min = cfg->zc_min;
+	/* Linux 6.2 can say whether a zero-copy send was copied anyway (as
+	 * it is over loopback); earlier kernels refuse the flag. */
+	if (loop_kernel_at_least(6, 2))
+		l->prep.zc_flags = IORING_SEND_ZC_REPORT_USAGE;
+	if (cfg->bundle &&
+	    !(l->r.ring.features & IORING_FEAT_RECVSEND_BUNDLE)) {
+		snprintf(why, whylen,
+			 "--bundle: this kernel (Linux %s) lacks recv bundles "
+			 "(IORING_FEAT_RECVSEND_BUNDLE): the feature needs "
+			 "Linux 6.10 (run without --bundle)",
+			 kernel);
+		return -EOPNOTSUPP;
+	}
+	l->prep.bundle = cfg->bundle;
+	if (!cfg->fixed)
+		return 0;
+	ret = ring_require(&l->r, fixed_ops, sizeof(fixed_ops), why, whylen);
+	if (ret)
+		return ret;
+	/* The kernel refuses a table larger than RLIMIT_NOFILE, which
+	 * --max-conns is already clamped to (less a reserve). */
+	l->files = l->max_conns + LOOP_FILES_SPARE;
+	if (l->files > nofile)
+		l->files = (unsigned)nofile;
+	ret = io_uring_register_files_sparse(&l->r.ring, l->files);
+	if (ret) {
+		snprintf(why, whylen,
+			 "--fixed-files: cannot register a file table of %u "
+			 "slots (%s)%s",
+			 l->files, strerror(-ret),
+			 ret == -EINVAL ? ": direct accept into a sparse "
+					  "table needs Linux 5.19"
+					: "");
+		return ret;
+	}
+	l->prep.fixed = true;
 	return 0;
 }
 
@@ -953,7 +1233,8 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 {
 	static const uint8_t timeout_op[] = { IORING_OP_TIMEOUT };
 	struct ring_config rcfg;
-	char name[NET_ADDRSTRLEN], why[512], desc[384], note[192] = "";
+	char name[NET_ADDRSTRLEN], why[512], desc[384], note[512] = "";
+	char feat[96];
 	unsigned long nofile;
 	struct loop *l;
 	int ret, fl, rc = 1;
@@ -976,7 +1257,8 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		goto err_free;
 	}
 	l->tx_len = calloc(l->max_conns, sizeof(*l->tx_len));
-	if (!l->tx_len) {
+	l->tx_res = calloc(l->max_conns, sizeof(*l->tx_res));
+	if (!l->tx_len || !l->tx_res) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(ENOMEM));
 		goto err_pool;
@@ -989,14 +1271,23 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	}
 
 	/* Size the CQ for every request that can be out at once, so that
-	 * completions never wait in the kernel's overflow list. */
+	 * completions never wait in the kernel's overflow list (unless
+	 * --cq-entries forces a size). A zero-copy send posts two CQEs. */
 	rcfg.entries = cfg->ring_entries;
-	rcfg.cq_entries = LOOP_OPS_PER_CONN * l->max_conns + LOOP_OPS_EXTRA;
+	rcfg.cq_entries =
+	    (LOOP_OPS_PER_CONN + (cfg->zc_min ? 1 : 0)) * l->max_conns +
+	    LOOP_OPS_EXTRA;
 	/* A multishot recv posts one CQE per provided buffer it fills, and a
 	 * multishot accept one per connection waiting in the backlog. */
 	if (l->mode->segments)
 		rcfg.cq_entries += cfg->bufs + 4096;
+	rcfg.cq_forced = cfg->cq_entries > 0;
+	if (rcfg.cq_forced)
+		rcfg.cq_entries = cfg->cq_entries;
 	rcfg.defer = cfg->defer;
+	rcfg.sqpoll = cfg->sqpoll;
+	rcfg.sq_cpu = cfg->sq_cpu;
+	rcfg.sq_idle_ms = LOOP_SQ_IDLE_MS;
 	ret = ring_init(&l->r, &rcfg, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, why);
@@ -1010,6 +1301,8 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	/* Without EXT_ARG, liburing times waits out with a TIMEOUT request. */
 	if (!ret && !(l->r.ring.features & IORING_FEAT_EXT_ARG))
 		ret = ring_require(&l->r, timeout_op, 1, why, sizeof(why));
+	if (!ret)
+		ret = loop_setup_features(l, cfg, nofile, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "%s: %s\n", prog, why);
 		goto err_ring;
@@ -1074,10 +1367,11 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	if (l->br_live)
 		snprintf(note, sizeof(note), " bufs=%ux%u max-held=%u",
 			 l->br.count, l->br.size, l->br.segs.max_held);
+	loop_describe(l, feat, sizeof(feat));
 	fprintf(stderr,
-		"%s: mode=%s %s max-conns=%u buf-size=%u%s nofile=%lu%s\n",
+		"%s: mode=%s %s max-conns=%u buf-size=%u%s%s nofile=%lu%s\n",
 		prog, l->mode->name, desc, l->max_conns, cfg->o.buf_size, note,
-		nofile, cfg->o.stats ? " stats=1s" : "");
+		feat, nofile, cfg->o.stats ? " stats=1s" : "");
 	if (cfg->o.stats)
 		l->next_stats = clock_ms() + LOOP_STATS_MS;
 
@@ -1103,6 +1397,7 @@ err_env:
 	conn_env_fini(&l->env);
 err_tx_len:
 	free(l->tx_len);
+	free(l->tx_res);
 err_pool:
 	pool_fini(&l->pool);
 err_free:

@@ -22,8 +22,15 @@ struct uring_config {
 	enum uring_mode mode;
 	bool mode_set; /* --mode given: no fallback to basic */
 	unsigned bufs; /* provided buffers (multishot), a power of two */
-	enum ring_defer defer;
+	enum ring_defer defer; /* RING_DEFER_OFF with sqpoll */
 	unsigned ring_entries;
+	bool ring_entries_set; /* --ring-entries given */
+	unsigned cq_entries; /* --cq-entries: forced CQ size; 0: sized */
+	bool fixed; /* --fixed-files: direct descriptors */
+	bool sqpoll; /* --sqpoll: a kernel thread polls the SQ */
+	int sq_cpu; /* --sqpoll=CPU, or -1 */
+	uint32_t zc_min; /* --send-zc=MIN: zero-copy from MIN bytes; 0: off */
+	bool bundle; /* --bundle: multishot recvs take bundles */
 };
 
 /* uring_mode_find - the mode spelled name: 0 with *m set, -ENOSYS for a

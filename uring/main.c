@@ -2,8 +2,10 @@
 /*
  * main.c - uring-echo: command line in, exit code out.
  *
- * Parses the shared options plus --mode, --defer-taskrun and
- * --ring-entries, then hands over to the completion loop. exit() happens
+ * Parses the shared options plus the ring's (--mode, --defer-taskrun,
+ * --ring-entries, --bufs) and the feature ladder's (--fixed-files,
+ * --sqpoll, --send-zc, --bundle, --cq-entries), refuses combinations that
+ * cannot work, then hands over to the completion loop. exit() happens
  * only here.
  */
 #include <errno.h>
@@ -18,6 +20,9 @@
 #define URING_DEFAULT_ENTRIES 1024u
 #define URING_MAX_ENTRIES 32768u /* the kernel's IORING_MAX_ENTRIES */
 #define URING_DEFAULT_BUFS 512u
+#define URING_MAX_CQ 65536u /* the kernel's IORING_MAX_CQ_ENTRIES */
+#define URING_MAX_CPU 4095u
+#define URING_DEFAULT_ZC_MIN 4096u /* --send-zc without a value */
 
 enum {
 	URING_K_MODE = 0x2000,
@@ -25,6 +30,11 @@ enum {
 	URING_K_NO_DEFER,
 	URING_K_ENTRIES,
 	URING_K_BUFS,
+	URING_K_FIXED,
+	URING_K_SQPOLL,
+	URING_K_ZC,
+	URING_K_BUNDLE,
+	URING_K_CQ,
 };
 
 static const struct option uring_longopts[] = {
@@ -33,8 +43,40 @@ static const struct option uring_longopts[] = {
 	{ "no-defer-taskrun", no_argument, NULL, URING_K_NO_DEFER },
 	{ "ring-entries", required_argument, NULL, URING_K_ENTRIES },
 	{ "bufs", required_argument, NULL, URING_K_BUFS },
+	{ "fixed-files", no_argument, NULL, URING_K_FIXED },
+	{ "sqpoll", optional_argument, NULL, URING_K_SQPOLL },
+	{ "send-zc", optional_argument, NULL, URING_K_ZC },
+	{ "bundle", no_argument, NULL, URING_K_BUNDLE },
+	{ "cq-entries", required_argument, NULL, URING_K_CQ },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* Combinations that cannot work, checked as each flag arrives so that the
+ * order on the command line does not matter. 0, or -EINVAL with err. */
+static int uring_conflict(const struct uring_config *cfg, char *err,
+			  size_t errlen)
+{
+	if (cfg->sqpoll && cfg->defer == RING_DEFER_ON) {
+		/* The kernel refuses the pair: with SQPOLL, requests are
+		 * issued by its thread, never inside our own enters. */
+		snprintf(err, errlen,
+			 "--sqpoll and --defer-taskrun exclude each other");
+		return -EINVAL;
+	}
+	if (cfg->bundle && cfg->mode_set && cfg->mode == URING_MODE_BASIC) {
+		snprintf(err, errlen,
+			 "--bundle needs --mode multishot (bundles are taken "
+			 "by multishot receives)");
+		return -EINVAL;
+	}
+	if (cfg->cq_entries && cfg->ring_entries_set &&
+	    cfg->ring_entries > cfg->cq_entries) {
+		snprintf(err, errlen,
+			 "--cq-entries must be at least --ring-entries");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		      size_t errlen)
@@ -54,10 +96,10 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 			snprintf(err, errlen, "--mode: unknown '%s' (%s)", arg,
 				 uring_mode_names());
 		cfg->mode_set = true;
-		return ret ? -EINVAL : 0;
+		return ret ? -EINVAL : uring_conflict(cfg, err, errlen);
 	case URING_K_DEFER:
 		cfg->defer = RING_DEFER_ON;
-		return 0;
+		return uring_conflict(cfg, err, errlen);
 	case URING_K_NO_DEFER:
 		cfg->defer = RING_DEFER_OFF;
 		return 0;
@@ -68,7 +110,8 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 			return -EINVAL;
 		}
 		cfg->ring_entries = (unsigned)v;
-		return 0;
+		cfg->ring_entries_set = true;
+		return uring_conflict(cfg, err, errlen);
 	case URING_K_BUFS:
 		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1))) {
 			snprintf(err, errlen,
@@ -77,6 +120,38 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		}
 		cfg->bufs = (unsigned)v;
 		return 0;
+	case URING_K_FIXED:
+		cfg->fixed = true;
+		return 0;
+	case URING_K_SQPOLL:
+		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v)) {
+			snprintf(err, errlen,
+				 "--sqpoll=CPU: expected a CPU number 0..%u",
+				 URING_MAX_CPU);
+			return -EINVAL;
+		}
+		cfg->sqpoll = true;
+		cfg->sq_cpu = arg ? (int)v : -1;
+		return uring_conflict(cfg, err, errlen);
+	case URING_K_ZC:
+		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v)) {
+			snprintf(err, errlen,
+				 "--send-zc=MIN: expected 1..256M bytes");
+			return -EINVAL;
+		}
+		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
+		return 0;
+	case URING_K_BUNDLE:
+		cfg->bundle = true;
+		return uring_conflict(cfg, err, errlen);
+	case URING_K_CQ:
+		if (opts_uint(arg, 1, URING_MAX_CQ, &v)) {
+			snprintf(err, errlen, "--cq-entries: expected 1..%u",
+				 URING_MAX_CQ);
+			return -EINVAL;
+		}
+		cfg->cq_entries = (unsigned)v;
+		return uring_conflict(cfg, err, errlen);
 	}
 	snprintf(err, errlen, "unknown option");
 	return -EINVAL;
@@ -84,12 +159,13 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 
 int main(int argc, char **argv)
 {
-	static char usage[1024];
+	static char usage[3072];
 	struct uring_config cfg = {
 		.mode = URING_MODE_MULTISHOT,
 		.bufs = URING_DEFAULT_BUFS,
 		.defer = RING_DEFER_AUTO,
 		.ring_entries = URING_DEFAULT_ENTRIES,
+		.sq_cpu = -1,
 	};
 	struct opts_extra x = {
 		.longopts = uring_longopts,
@@ -110,13 +186,30 @@ int main(int argc, char **argv)
 	    "  --ring-entries N    submission queue entries, 1..%u\n"
 	    "                      (default %u)\n"
 	    "  --bufs N            provided buffers shared by all connections\n"
-	    "                      (multishot), a power of two (default %u)\n",
+	    "                      (multishot), a power of two (default %u)\n"
+	    "  --fixed-files       direct descriptors: accept into a "
+	    "registered\n"
+	    "                      file table (Linux 5.19)\n"
+	    "  --sqpoll[=CPU]      a kernel thread polls the SQ (SQPOLL), "
+	    "bound\n"
+	    "                      to CPU if given; excludes --defer-taskrun\n"
+	    "  --send-zc[=MIN]     zero-copy sends of MIN bytes or more\n"
+	    "                      (default %u; Linux 6.0)\n"
+	    "  --bundle            multishot recvs fill several buffers per\n"
+	    "                      completion (multishot, Linux 6.10)\n"
+	    "  --cq-entries N      force the CQ size, 1..%u (expert: the\n"
+	    "                      default never overflows; small ones do)\n",
 	    uring_mode_names(), URING_MAX_ENTRIES, URING_DEFAULT_ENTRIES,
-	    URING_DEFAULT_BUFS);
+	    URING_DEFAULT_BUFS, URING_DEFAULT_ZC_MIN, URING_MAX_CQ);
 	ret = opts_parse(&cfg.o, argc, argv, "uring-echo", ECHO_VERSION, &x);
 	if (ret == OPTS_EXIT)
 		return 0;
 	if (ret != OPTS_RUN)
 		return 2;
+	/* SQPOLL rules DEFER_TASKRUN out; the kernel wants CQ >= SQ. */
+	if (cfg.sqpoll && cfg.defer == RING_DEFER_AUTO)
+		cfg.defer = RING_DEFER_OFF;
+	if (cfg.cq_entries && cfg.ring_entries > cfg.cq_entries)
+		cfg.ring_entries = cfg.cq_entries;
 	return uring_run(&cfg, "uring-echo");
 }

@@ -5,12 +5,16 @@
  * Tries the best setup flags and drops them newest first on -EINVAL, so
  * one binary runs on older kernels and says what it got. Prints nothing:
  * failures come back as -errno with a one-line reason for the caller.
+ * Counts the io_uring_enter calls liburing really makes.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "ring.h"
 
@@ -24,6 +28,8 @@ struct ring_name {
 
 /* Setup flags in the order the start-up line shows them. */
 static const struct ring_name ring_flag_names[] = {
+	{ IORING_SETUP_SQPOLL, "SQPOLL", "5.11" },
+	{ IORING_SETUP_SQ_AFF, "SQ_AFF", "5.11" },
 	{ IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER", "6.0" },
 	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN", "6.1" },
 	{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN", "5.19" },
@@ -44,6 +50,7 @@ static const struct ring_name ring_feat_names[] = {
 	{ IORING_FEAT_NODROP, "NODROP", "5.5" },
 	{ IORING_FEAT_FAST_POLL, "FAST_POLL", "5.7" },
 	{ IORING_FEAT_EXT_ARG, "EXT_ARG", "5.11" },
+	{ IORING_FEAT_RECVSEND_BUNDLE, "RECVSEND_BUNDLE", "6.10" },
 };
 
 static const struct ring_name ring_op_names[] = {
@@ -54,9 +61,11 @@ static const struct ring_name ring_op_names[] = {
 	{ IORING_OP_READ, "READ", "5.6" },
 	{ IORING_OP_SEND, "SEND", "5.6" },
 	{ IORING_OP_RECV, "RECV", "5.6" },
+	{ IORING_OP_CONNECT, "CONNECT", "5.5" },
 	{ IORING_OP_CLOSE, "CLOSE", "5.6" },
 	{ IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS", "5.7" },
 	{ IORING_OP_SHUTDOWN, "SHUTDOWN", "5.11" },
+	{ IORING_OP_SEND_ZC, "SEND_ZC", "6.0" },
 };
 
 #define RING_N(a) (sizeof(a) / sizeof((a)[0]))
@@ -77,22 +86,58 @@ static const char *ring_kernel(struct utsname *u)
 	return uname(u) ? "unknown" : u->release;
 }
 
-/* True if the running kernel is older than major.minor (false if unknown). */
-static bool ring_kernel_before(unsigned major, unsigned minor)
+/* CAP_IPC_LOCK exempts a process from RLIMIT_MEMLOCK accounting. */
+static bool ring_cap_ipc_lock(void)
 {
-	struct utsname u;
-	unsigned ma, mi;
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
-	if (uname(&u) || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+	if (syscall(SYS_capget, &h, d))
 		return false;
-	return ma < major || (ma == major && mi < minor);
+	return d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+	       CAP_TO_MASK(CAP_IPC_LOCK);
 }
 
-/* A reason for a failed io_uring_setup, as the user can act on it. */
-static void ring_why_setup(int err, unsigned entries, char *why, size_t whylen)
+bool ring_memlock_why(int err, const char *what, char *why, size_t whylen)
 {
 	struct rlimit rl;
 
+	if (err != -ENOMEM || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY || ring_cap_ipc_lock())
+		return false;
+	/* The charge is per user, summed over all of its rings, so even a
+	 * limit above this ring's size can be used up by others. */
+	snprintf(why, whylen,
+		 "%s: %s: RLIMIT_MEMLOCK is %llu KiB, too small: the kernel "
+		 "charges io_uring rings and buffer rings to the user's locked "
+		 "memory: raise it (ulimit -l, or LimitMEMLOCK= in a systemd "
+		 "unit) or use a smaller --ring-entries, --max-conns or --bufs",
+		 what, strerror(-err), (unsigned long long)rl.rlim_cur / 1024);
+	return true;
+}
+
+/* A reason for a failed io_uring_setup, as the user can act on it. */
+static void ring_why_setup(int err, const struct ring_config *cfg, char *why,
+			   size_t whylen)
+{
+	if (cfg->sqpoll && err == -EPERM) {
+		snprintf(why, whylen,
+			 "--sqpoll: io_uring_setup refused IORING_SETUP_SQPOLL "
+			 "(%s): before Linux 5.11 it needs CAP_SYS_ADMIN",
+			 strerror(-err));
+		return;
+	}
+	if (cfg->sqpoll && cfg->sq_cpu >= 0 && err == -EINVAL) {
+		snprintf(
+		    why, whylen,
+		    "--sqpoll=%d: io_uring_setup refused the SQPOLL thread "
+		    "on CPU %d (%s): is it online and in this process's "
+		    "CPU set?",
+		    cfg->sq_cpu, cfg->sq_cpu, strerror(-err));
+		return;
+	}
 	if (err == -EPERM || err == -ENOSYS) {
 		snprintf(why, whylen,
 			 "io_uring is unavailable (io_uring_setup: %s): check "
@@ -101,19 +146,12 @@ static void ring_why_setup(int err, unsigned entries, char *why, size_t whylen)
 			 strerror(-err));
 		return;
 	}
-	/* Before Linux 5.12 ring memory is charged to RLIMIT_MEMLOCK (since
-	 * then to the memory cgroup), so a small limit is the usual cause. */
-	if (err == -ENOMEM && ring_kernel_before(5, 12) &&
-	    !getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur != RLIM_INFINITY) {
-		snprintf(
-		    why, whylen,
-		    "cannot set up the io_uring (io_uring_setup: %s): "
-		    "RLIMIT_MEMLOCK is %llu KiB, too small for %u entries: "
-		    "raise it (ulimit -l) or use a smaller --ring-entries",
-		    strerror(-err), (unsigned long long)rl.rlim_cur / 1024,
-		    entries);
+	/* Ring memory is charged to RLIMIT_MEMLOCK before Linux 5.12, then
+	 * to the memory cgroup only, and again to RLIMIT_MEMLOCK on newer
+	 * kernels (measured on 6.18: the SQ/CQ rings and the buffer ring). */
+	if (ring_memlock_why(err, "cannot set up the io_uring: io_uring_setup",
+			     why, whylen))
 		return;
-	}
 	if (err == -ENOMEM) {
 		snprintf(why, whylen,
 			 "cannot set up the io_uring (io_uring_setup: %s): try "
@@ -135,22 +173,31 @@ int ring_init(struct ring *r, const struct ring_config *cfg, char *why,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
+	r->sq_cpu = -1;
 	want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL |
 	       IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
 	/* DEFER_TASKRUN runs completions only inside our own io_uring_enter
 	 * with GETEVENTS; without it, COOP_TASKRUN at least spares us the
-	 * interrupts that would run them at any moment. */
-	if (cfg->defer == RING_DEFER_OFF)
+	 * interrupts that would run them at any moment. SQPOLL excludes both
+	 * (6.18 refuses them with -EINVAL): requests are issued by the
+	 * kernel's thread, which runs their task work itself. */
+	if (cfg->sqpoll)
+		want |= IORING_SETUP_SQPOLL;
+	else if (cfg->defer == RING_DEFER_OFF)
 		want |= IORING_SETUP_COOP_TASKRUN;
 	else
 		want |= IORING_SETUP_DEFER_TASKRUN;
+	if (cfg->sqpoll && cfg->sq_cpu >= 0)
+		want |= IORING_SETUP_SQ_AFF;
 	for (;;) {
 		memset(&p, 0, sizeof(p));
 		p.flags = want;
+		p.sq_thread_idle = cfg->sq_idle_ms;
+		p.sq_thread_cpu = cfg->sq_cpu >= 0 ? (unsigned)cfg->sq_cpu : 0;
 		/* The kernel wants cq_entries >= sq_entries. */
-		p.cq_entries = cfg->cq_entries > 2 * cfg->entries
-				   ? cfg->cq_entries
-				   : 2 * cfg->entries;
+		p.cq_entries = cfg->cq_entries;
+		if (!cfg->cq_forced && p.cq_entries < 2 * cfg->entries)
+			p.cq_entries = 2 * cfg->entries;
 		ret = io_uring_queue_init_params(cfg->entries, &r->ring, &p);
 		if (ret != -EINVAL)
 			break;
@@ -175,12 +222,17 @@ int ring_init(struct ring *r, const struct ring_config *cfg, char *why,
 			want |= IORING_SETUP_COOP_TASKRUN;
 	}
 	if (ret) {
-		ring_why_setup(ret, cfg->entries, why, whylen);
+		ring_why_setup(ret, cfg, why, whylen);
 		return ret;
 	}
 	r->flags = r->ring.flags;
 	r->sq_entries = p.sq_entries;
 	r->cq_entries = p.cq_entries;
+	r->cq_forced = cfg->cq_forced;
+	if (r->flags & IORING_SETUP_SQPOLL) {
+		r->sq_idle_ms = cfg->sq_idle_ms;
+		r->sq_cpu = cfg->sq_cpu;
+	}
 	/* Enter by registered index: skips the fd lookup on every enter. */
 	r->fd_registered = io_uring_register_ring_fd(&r->ring) == 1;
 	return 0;
@@ -217,6 +269,60 @@ int ring_require(struct ring *r, const uint8_t *ops, size_t n, char *why,
 	return 0;
 }
 
+bool ring_has_op(struct ring *r, uint8_t op)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&r->ring);
+	bool ok = probe && io_uring_opcode_supported(probe, op);
+
+	io_uring_free_probe(probe);
+	return ok;
+}
+
+static unsigned ring_kflags(const struct ring *r)
+{
+	/* A full barrier first, as liburing does: the flags are read after
+	 * the SQ tail was published. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(r->ring.sq.kflags, __ATOMIC_RELAXED);
+}
+
+/*
+ * Submit what is queued, without waiting. liburing enters the kernel only
+ * when it must: SQEs queued (under SQPOLL only to wake a sleeping thread),
+ * or CQ overflow or task work to flush. The same test decides what is
+ * counted, so that waits stay equal to the enters really made (read just
+ * before liburing reads them, the flags may rarely change in between).
+ */
+static int ring_submit(struct ring *r)
+{
+	bool queued = io_uring_sq_ready(&r->ring) > 0;
+	unsigned kf = ring_kflags(r);
+	bool sqpoll = r->flags & IORING_SETUP_SQPOLL;
+
+	if (queued && sqpoll && (kf & IORING_SQ_NEED_WAKEUP))
+		r->wakeups++;
+	if ((queued && (!sqpoll || (kf & IORING_SQ_NEED_WAKEUP))) ||
+	    (kf & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+		r->enters++;
+	return io_uring_submit(&r->ring);
+}
+
+/* SQPOLL with a full SQ: hand over what is queued and wait until the
+ * thread has taken some (waking it in the same enter if it sleeps). */
+static int ring_sq_wait(struct ring *r)
+{
+	int ret = ring_submit(r);
+
+	if (ret < 0 || io_uring_sq_space_left(&r->ring))
+		return ret;
+	if (ring_kflags(r) & IORING_SQ_NEED_WAKEUP)
+		r->wakeups++;
+	r->enters++;
+	return io_uring_enter((unsigned)r->ring.ring_fd, 0, 0,
+			      IORING_ENTER_SQ_WAKEUP | IORING_ENTER_SQ_WAIT,
+			      NULL);
+}
+
 struct io_uring_sqe *ring_sqe(struct ring *r)
 {
 	struct io_uring_sqe *sqe;
@@ -225,8 +331,10 @@ struct io_uring_sqe *ring_sqe(struct ring *r)
 
 	while (!(sqe = io_uring_get_sqe(&r->ring))) {
 		r->sq_full++;
-		ret = io_uring_submit(&r->ring);
-		r->enters++;
+		if (r->flags & IORING_SETUP_SQPOLL)
+			ret = ring_sq_wait(r);
+		else
+			ret = ring_submit(r);
 		if (ret >= 0 || ret == -EINTR)
 			continue;
 		/* -EBUSY: the CQ and its overflow list are full, the kernel
@@ -252,6 +360,16 @@ int ring_wait(struct ring *r, int timeout_ms)
 	struct io_uring_cqe *cqe;
 	int ret;
 
+	/* Completions already waiting (posted while the last batch was being
+	 * handled): do not block, and under SQPOLL do not enter at all
+	 * unless the thread sleeps. */
+	if (io_uring_cq_ready(&r->ring)) {
+		ret = ring_submit(r);
+		return ret < 0 ? ret : 0;
+	}
+	if ((r->flags & IORING_SETUP_SQPOLL) && io_uring_sq_ready(&r->ring) &&
+	    (ring_kflags(r) & IORING_SQ_NEED_WAKEUP))
+		r->wakeups++;
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
 		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
@@ -301,7 +419,7 @@ static int ring_names(char *buf, size_t len, const struct ring_name *t,
 
 int ring_describe(const struct ring *r, char *buf, size_t len)
 {
-	char flags[128], feat[64], dropped[128];
+	char flags[160], feat[96], dropped[128], sq[64] = "";
 
 	ring_names(flags, sizeof(flags), ring_flag_names,
 		   RING_N(ring_flag_names), r->flags);
@@ -309,11 +427,16 @@ int ring_describe(const struct ring *r, char *buf, size_t len)
 		   r->ring.features);
 	ring_names(dropped, sizeof(dropped), ring_flag_names,
 		   RING_N(ring_flag_names), r->dropped);
+	if (r->sq_cpu >= 0)
+		snprintf(sq, sizeof(sq), " sq-idle=%ums sq-cpu=%d",
+			 r->sq_idle_ms, r->sq_cpu);
+	else if (r->flags & IORING_SETUP_SQPOLL)
+		snprintf(sq, sizeof(sq), " sq-idle=%ums", r->sq_idle_ms);
 	return snprintf(
 	    buf, len,
-	    "ring-entries=%u cq-entries=%u flags=%s feat=%s ring-fd=%s%s%s",
-	    r->sq_entries, r->cq_entries, flags, feat,
-	    r->fd_registered ? "registered" : "plain",
+	    "ring-entries=%u cq-entries=%u%s flags=%s feat=%s%s ring-fd=%s%s%s",
+	    r->sq_entries, r->cq_entries, r->cq_forced ? " cq-forced" : "",
+	    flags, feat, sq, r->fd_registered ? "registered" : "plain",
 	    r->dropped ? " fell-back=" : "", r->dropped ? dropped : "");
 }
 

@@ -3,8 +3,9 @@
  * ring.h - the io_uring: setup with flag fallback, op probe, SQE getter.
  *
  * It knows nothing of connections or user_data; it sets the ring up with
- * the best flags the kernel takes, says what it got, and never drops an
- * SQE. Functions return 0 / -errno; none prints or exits.
+ * the best flags the kernel takes, says what it got, never drops an SQE,
+ * and counts only the io_uring_enter calls really made (SQPOLL makes most
+ * submits free). Functions return 0 / -errno; none prints or exits.
  */
 #ifndef URING_RING_H
 #define URING_RING_H
@@ -14,6 +15,17 @@
 #include <stdint.h>
 
 #include <liburing.h>
+
+/* liburing 2.3 predates these (Linux 6.10 and 6.2). */
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
 
 /* IORING_SETUP_DEFER_TASKRUN: by default if the kernel has it, or forced. */
 enum ring_defer {
@@ -25,7 +37,11 @@ enum ring_defer {
 struct ring_config {
 	unsigned entries; /* SQ entries asked for */
 	unsigned cq_entries; /* CQ entries wanted: the worst case in flight */
-	enum ring_defer defer;
+	bool cq_forced; /* cq_entries exactly, even if it can overflow */
+	enum ring_defer defer; /* must be RING_DEFER_OFF with sqpoll */
+	bool sqpoll; /* IORING_SETUP_SQPOLL: a kernel thread submits */
+	int sq_cpu; /* with sqpoll: the thread's CPU (SQ_AFF), or -1 */
+	unsigned sq_idle_ms; /* with sqpoll: spin this long before sleeping */
 };
 
 struct ring {
@@ -34,8 +50,12 @@ struct ring {
 	unsigned dropped; /* IORING_SETUP_* wanted, refused by the kernel */
 	unsigned sq_entries; /* as the kernel sized them */
 	unsigned cq_entries;
+	bool cq_forced;
+	int sq_cpu; /* SQPOLL thread's CPU, or -1 */
+	unsigned sq_idle_ms;
 	bool fd_registered; /* io_uring_register_ring_fd worked */
-	uint64_t enters; /* submit and wait calls made through here */
+	uint64_t enters; /* io_uring_enter calls made through here */
+	uint64_t wakeups; /* SQPOLL: enters that woke the sleeping thread */
 	uint64_t sq_full; /* SQEs that found the SQ full: submitted early */
 	uint64_t busy; /* submits refused with -EBUSY/-EAGAIN, retried */
 	uint64_t cq_backlog; /* reaps that saw CQEs on the overflow list */
@@ -49,10 +69,11 @@ struct ring {
 
 /*
  * ring_init - set up r with the best flags the kernel accepts: on -EINVAL
- * drop the newest flag and retry, noting it in r->dropped. Registers the
- * ring fd where possible. Returns 0, or -errno with a one-line reason (no
- * program name, no newline) in why: io_uring unavailable (-EPERM, -ENOSYS),
- * RLIMIT_MEMLOCK too small (-ENOMEM), DEFER_TASKRUN forced but missing.
+ * drop the newest optional flag and retry, noting it in r->dropped (SQPOLL,
+ * asked for, is never dropped). Registers the ring fd where possible.
+ * Returns 0, or -errno with a one-line reason (no program name, no newline)
+ * in why: io_uring unavailable (-EPERM, -ENOSYS), RLIMIT_MEMLOCK too small
+ * (-ENOMEM), DEFER_TASKRUN forced but missing, SQPOLL refused.
  */
 int ring_init(struct ring *r, const struct ring_config *cfg, char *why,
 	      size_t whylen);
@@ -63,15 +84,30 @@ int ring_require(struct ring *r, const uint8_t *ops, size_t n, char *why,
 		 size_t whylen);
 
 /*
+ * ring_memlock_why - if err (a negative errno from setting up or
+ * registering what) can be RLIMIT_MEMLOCK's doing, write a one-line reason
+ * naming it and the remedy into why and return true. It can when err is
+ * -ENOMEM, the limit is finite and the process lacks CAP_IPC_LOCK: the
+ * kernel then charges the rings and the pinned buffer ring to the user's
+ * locked memory (Linux before 5.12, and again on 6.18 as measured).
+ */
+bool ring_memlock_why(int err, const char *what, char *why, size_t whylen);
+
+/* ring_has_op - the kernel supports IORING_OP_* op (false if unknown). */
+bool ring_has_op(struct ring *r, uint8_t op);
+
+/*
  * ring_sqe - a free SQE. When the SQ is full, submits what is queued and
- * retries (reaping on -EBUSY), so no SQE is ever dropped. NULL only on a
- * fatal submit error, then kept in r->err.
+ * retries (reaping on -EBUSY; under SQPOLL waking the thread and waiting
+ * for room), so no SQE is ever dropped. NULL only on a fatal submit error,
+ * then kept in r->err.
  */
 struct io_uring_sqe *ring_sqe(struct ring *r);
 
 /* ring_wait - submit everything queued and wait for at least one CQE, at
- * most timeout_ms (< 0: no limit). 0, or -ETIME, -EINTR, -EBUSY, -EAGAIN
- * (all harmless: reap and carry on) or another -errno (fatal). */
+ * most timeout_ms (< 0: no limit); if CQEs are already waiting, only
+ * submit. 0, or -ETIME, -EINTR, -EBUSY, -EAGAIN (all harmless: reap and
+ * carry on) or another -errno (fatal). */
 int ring_wait(struct ring *r, int timeout_ms);
 
 /* ring_note_overflow - after a reap: count the kernel's overflow state. */

@@ -27,6 +27,10 @@ enum ud_op {
 	UD_SEND = 5, /* a connection's send */
 	UD_CANCEL_RECV = 6, /* the cancel of a connection's recv */
 	UD_CANCEL_SEND = 7, /* the cancel of a connection's send */
+	UD_SHUT = 8, /* a connection's shutdown (direct descriptors) */
+	UD_CLOSE = 9, /* the close of a connection's direct descriptor */
+	UD_DROP = 10, /* the close of a direct descriptor of no slot */
+	UD_ABORT = 11, /* a connection's abort: reset, drop unsent bytes */
 	UD_OP_MAX = 14,
 };
 

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_memlock.c - `test_memlock -- CMD...`: run uring-echo (CMD) as user
+ * nobody under small RLIMIT_MEMLOCK values. Without CAP_IPC_LOCK a kernel
+ * may charge io_uring memory to that limit (per user, summed): measured on
+ * Linux 6.18, the SQ/CQ rings and the provided-buffer ring at setup, and
+ * each zero-copy send in flight (its pages plus two); not the direct file
+ * table, not SQPOLL. Linux 5.12 to 6.x charged rings to the memory cgroup
+ * only. Whatever this kernel charges, each run must either serve every
+ * byte, or exit 1 with one stderr line naming RLIMIT_MEMLOCK and the
+ * remedy. Skips (77) unless run as root with a user nobody.
+ */
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_run.h"
+
+#define MEMLOCK_MAX_ARGS 32
+
+#define MEMLOCK_AMPLE (64u << 20) /* a generous limit, if the hard one allows */
+#define MEMLOCK_NEEDS_LINUX 2 /* memlock_one: the kernel lacks a feature */
+
+struct memlock_run {
+	const char *what;
+	rlim_t bytes; /* RLIMIT_MEMLOCK for the server */
+	bool ample; /* instead: MEMLOCK_AMPLE, or the hard limit if lower */
+	const char *args[12]; /* after CMD, NULL-terminated */
+	bool must_serve; /* a limit this generous must not fail */
+};
+
+static uid_t memlock_uid;
+static gid_t memlock_gid;
+static rlim_t memlock_ample;
+
+static rlim_t memlock_bytes(const struct memlock_run *m)
+{
+	return m->ample ? memlock_ample : m->bytes;
+}
+
+/* In the child: the limit first (the hard one may only go down without
+ * CAP_SYS_RESOURCE), then the user. */
+static int memlock_drop(void *ctx)
+{
+	const struct memlock_run *m = ctx;
+	struct rlimit rl = { memlock_bytes(m), memlock_bytes(m) };
+
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgroups(0, NULL) ||
+	    setgid(memlock_gid) || setuid(memlock_uid))
+		return -1;
+	return 0;
+}
+
+/* 1 if the server failed as it must, 0 if it served, -1 on a failure,
+ * MEMLOCK_NEEDS_LINUX if the kernel lacks a feature asked for, TRUN_SKIP
+ * if the child could not become nobody under the limit. */
+static int memlock_one(char **cmd, int ncmd, const struct memlock_run *m,
+		       struct trun *t)
+{
+	char *argv[MEMLOCK_MAX_ARGS + 16];
+	int n = 0, rc, i;
+
+	for (i = 0; i < ncmd && i < MEMLOCK_MAX_ARGS; i++)
+		argv[n++] = cmd[i];
+	argv[n++] = "--port";
+	argv[n++] = "0";
+	for (i = 0; m->args[i]; i++)
+		argv[n++] = (char *)m->args[i];
+	argv[n] = NULL;
+	printf("--- %s: RLIMIT_MEMLOCK %llu KiB\n", m->what,
+	       (unsigned long long)memlock_bytes(m) / 1024);
+	if (trun_start(t, argv, memlock_drop, (void *)m)) {
+		perror("fork");
+		return -1;
+	}
+	rc = trun_listen(t, 10000);
+	if (rc == 1) {
+		rc = trun_echo(t->port, 256 * 1024);
+		trun_wait(t, SIGTERM, 5000);
+		printf("stderr: %s", t->err);
+		if (rc || !WIFEXITED(t->status) || WEXITSTATUS(t->status)) {
+			fprintf(stderr,
+				"FAIL: served, but echo %d, exit status 0x%x\n",
+				rc, (unsigned)t->status);
+			return -1;
+		}
+		return 0;
+	}
+	trun_wait(t, SIGKILL, 5000);
+	printf("stderr: %s", t->err);
+	if (WIFEXITED(t->status) && WEXITSTATUS(t->status) == TRUN_SKIP &&
+	    !t->len[1])
+		return TRUN_SKIP;
+	if (WIFEXITED(t->status) && WEXITSTATUS(t->status) == 1 &&
+	    strstr(t->err, "needs Linux"))
+		return MEMLOCK_NEEDS_LINUX;
+	if (m->must_serve || !WIFEXITED(t->status) ||
+	    WEXITSTATUS(t->status) != 1 || t->len[0] ||
+	    trun_lines(t->err) != 1 || !strstr(t->err, "RLIMIT_MEMLOCK") ||
+	    !strstr(t->err, "ulimit -l")) {
+		fprintf(
+		    stderr,
+		    "FAIL: expected %s, got exit status 0x%x, stdout '%s'\n",
+		    m->must_serve ? "it to serve"
+				  : "it to serve, or exit 1 with one line "
+				    "naming RLIMIT_MEMLOCK and ulimit -l",
+		    (unsigned)t->status, t->out);
+		return -1;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct memlock_run runs[] = {
+		{ "defaults, no locked memory at all",
+		  0,
+		  false,
+		  { NULL },
+		  false },
+		/* Room for a small ring and the buffer ring (4 pages on
+		 * 6.18), not for a zero-copy send (at least 2 pages more). */
+		{ "small ring, buffer ring, every send zero-copy",
+		  20 * 1024,
+		  false,
+		  { "--mode", "multishot", "--max-conns", "4", "--ring-entries",
+		    "8", "--cq-entries", "64", "--send-zc=1", NULL },
+		  false },
+		{ "ample limit, every feature that may lock memory",
+		  0,
+		  true,
+		  { "--fixed-files", "--send-zc=1", NULL },
+		  true },
+	};
+	struct passwd *pw;
+	struct rlimit rl;
+	struct trun t;
+	int i, rc, charged = 0;
+
+	if (argc < 3 || strcmp(argv[1], "--")) {
+		fprintf(stderr, "usage: test_memlock -- CMD...\n");
+		return 2;
+	}
+	pw = getpwnam("nobody");
+	if (geteuid() != 0 || !pw) {
+		printf("skipped: needs root and a user nobody\n");
+		return TRUN_SKIP;
+	}
+	memlock_uid = pw->pw_uid;
+	memlock_gid = pw->pw_gid;
+	memlock_ample = MEMLOCK_AMPLE;
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_max < memlock_ample)
+		memlock_ample = rl.rlim_max;
+	for (i = 0; i < (int)(sizeof(runs) / sizeof(runs[0])); i++) {
+		rc = memlock_one(argv + 2, argc - 2, &runs[i], &t);
+		if (rc < 0)
+			return 1;
+		if (rc == TRUN_SKIP) {
+			printf(
+			    "skipped: cannot run as nobody with that limit\n");
+			return TRUN_SKIP;
+		}
+		if (rc == MEMLOCK_NEEDS_LINUX)
+			printf("(this kernel lacks a feature of this run)\n");
+		if (i == 0)
+			charged = rc;
+		/* A kernel that charges the rings charges zero-copy sends
+		 * too: they must have been refused, and sent copying. */
+		if (i == 1 && rc == 0 && charged &&
+		    trun_stat(&t, "zc_refused") <= 0) {
+			fprintf(stderr, "FAIL: expected zc_refused > 0\n");
+			return 1;
+		}
+	}
+	printf("this kernel %s io_uring rings to RLIMIT_MEMLOCK\n",
+	       charged ? "charges" : "does not charge");
+	return 0;
+}

@@ -27,14 +27,12 @@
 #include "bufring.h"
 #include "prep.h"
 #include "ring.h"
+#include "serve.h"
 #include "sig.h"
 #include "stats.h"
 #include "ud.h"
 
-#define LOOP_BACKOFF_MS 100 /* pause after EMFILE before accepting again */
-#define LOOP_STATS_MS 1000 /* --stats period */
 #define LOOP_STOP_MS 500 /* longest wait for cancelled requests at stop */
-#define LOOP_FD_RESERVE 16 /* descriptors besides connections */
 #define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 #define LOOP_OPS_PER_CONN 4 /* recv, send and a cancel of each */
 #define LOOP_OPS_EXTRA 8 /* accept, signal poll, their cancels */
@@ -72,13 +70,6 @@ enum {
 #define IO_CANCELS (IO_RECV_CANCEL | IO_SEND_CANCEL | IO_ABORT)
 #define IO_BUSY (IO_RECV | IO_SEND | IO_SHUT | IO_CANCELS)
 
-enum listen_state {
-	LISTEN_ON, /* accepting */
-	LISTEN_FULL, /* paused: --max-conns connections open */
-	LISTEN_BACKOFF, /* paused: out of descriptors, retry at a deadline */
-	LISTEN_OFF, /* shutting down */
-};
-
 /* A completion copied off the CQ, so that handlers may submit (and the
  * SQE getter may reap) while a batch is being handled. */
 struct loop_cqe {
@@ -104,13 +95,12 @@ struct loop_mode {
 };
 
 struct loop {
-	const char *prog;
+	struct serve sv; /* counters, accept state, timers */
 	const struct loop_mode *mode;
 	struct ring r;
 	bool ring_live;
 	struct pool pool;
 	struct conn_env env;
-	struct stats st;
 	struct prep prep; /* how SQEs are shaped: the feature flags */
 	unsigned files; /* --fixed-files: slots in the direct file table */
 	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
@@ -123,31 +113,30 @@ struct loop {
 	unsigned max_conns;
 	int lfd;
 	int sfd;
-	enum listen_state lstate;
 	bool accept_armed;
 	bool sig_armed;
 	bool stopping;
-	int64_t retry_at; /* LISTEN_BACKOFF deadline, clock_ms() */
-	int64_t next_stats; /* 0 if --stats is off */
 	uint64_t inflight; /* requests whose last completion is to come */
 	struct loop_cqe *cqes; /* reaped, not yet handled */
 	uint32_t ncqe;
 	uint32_t cqe_cap;
 };
 
+/* Copy what the ring counts into the shared counters. */
+static void loop_refresh_stats(struct loop *l)
+{
+	l->sv.st.bufs_live = l->env.cache.live;
+	l->sv.st.waits = l->r.enters;
+	l->sv.st.sq_wakeups = l->r.wakeups;
+	l->sv.st.sq_full = l->r.sq_full;
+	l->sv.st.submit_busy = l->r.busy;
+	l->sv.st.cq_overflow = l->r.cq_backlog;
+}
+
 static void loop_print_stats(struct loop *l)
 {
-	char line[1536];
-
-	l->st.bufs_live = l->env.cache.live;
-	l->st.waits = l->r.enters;
-	l->st.sq_wakeups = l->r.wakeups;
-	l->st.sq_full = l->r.sq_full;
-	l->st.submit_busy = l->r.busy;
-	l->st.cq_overflow = l->r.cq_backlog;
-	stats_format(&l->st, line, sizeof(line));
-	fputs(line, stderr);
-	fflush(stderr);
+	loop_refresh_stats(l);
+	serve_print_stats(&l->sv);
 }
 
 /* An SQE counted as in flight, or NULL (fatal: kept in l->r.err). The
@@ -169,20 +158,13 @@ static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud)
 		return false;
 	io_uring_prep_cancel64(sqe, target, 0);
 	io_uring_sqe_set_data64(sqe, ud);
-	l->st.cancels++;
+	l->sv.st.cancels++;
 	return true;
 }
 
 static void loop_close_end(struct loop *l, struct pool_slot *s)
 {
-	int err = conn_error(&s->conn);
-
-	if (err == -ECONNRESET || err == -EPIPE)
-		l->st.resets++;
-	else if (err == -ENOMEM)
-		l->st.nomem++;
-	else if (err)
-		l->st.conn_errors++;
+	serve_closed(&l->sv, conn_error(&s->conn));
 	if (l->br_live) {
 		int id;
 
@@ -194,11 +176,9 @@ static void loop_close_end(struct loop *l, struct pool_slot *s)
 	if (!l->prep.fixed)
 		close(s->fd);
 	pool_free(&l->pool, s);
-	l->st.closed++;
-	l->st.active--;
 	/* A slot is free again: resume accepting if the limit paused it. */
-	if (l->lstate == LISTEN_FULL) {
-		l->lstate = LISTEN_ON;
+	if (l->sv.lstate == SERVE_LISTEN_FULL) {
+		l->sv.lstate = SERVE_LISTEN_ON;
 		l->mode->arm_accept(l);
 	}
 }
@@ -242,7 +222,7 @@ static void loop_abort(struct loop *l, struct pool_slot *s)
 	io_uring_sqe_set_data64(sqe,
 				ud_pack(UD_ABORT, pool_handle(&l->pool, s)));
 	s->io |= IO_ABORT;
-	l->st.cancels++;
+	l->sv.st.cancels++;
 }
 
 /* Start closing s: cancel what is in flight; the last completion closes. */
@@ -294,13 +274,13 @@ static void loop_send(struct loop *l, struct pool_slot *s)
 	}
 	if (prep_send(&l->prep, sqe, s->fd, p, len, !(s->io & IO_ZC_OFF))) {
 		s->io |= IO_ZC;
-		l->st.zc_sends++;
+		l->sv.st.zc_sends++;
 	}
 	s->io &= ~IO_ZC_OFF;
 	io_uring_sqe_set_data64(sqe, ud);
 	l->tx_len[pool_index(&l->pool, s)] = (uint32_t)len;
 	s->io |= IO_SEND;
-	l->st.send_calls++;
+	l->sv.st.send_calls++;
 }
 
 /* Shut the write side, as the core asks once everything is echoed. A
@@ -309,7 +289,7 @@ static void loop_shutdown(struct loop *l, struct pool_slot *s)
 {
 	struct io_uring_sqe *sqe;
 
-	l->st.shutdowns++;
+	l->sv.st.shutdowns++;
 	if (!l->prep.fixed) {
 		if (shutdown(s->fd, SHUT_WR))
 			conn_fail(&s->conn, -errno);
@@ -367,7 +347,7 @@ static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
 		return;
 	/* Nothing done: loop_drive submits it again. */
 	if (res == -EINTR || res == -EAGAIN) {
-		l->st.eagain++;
+		l->sv.st.eagain++;
 		return;
 	}
 	conn_fail(&s->conn, res);
@@ -386,9 +366,9 @@ static void loop_send_done(struct loop *l, struct pool_slot *s, int res)
 		id = conn_tx_commit(&s->conn, (size_t)res);
 		if (id >= 0)
 			bufring_put(&l->br, (uint16_t)id);
-		l->st.bytes_out += (uint64_t)res;
+		l->sv.st.bytes_out += (uint64_t)res;
 		if ((uint32_t)res < len)
-			l->st.short_sends++;
+			l->sv.st.short_sends++;
 	} else {
 		conn_tx_commit(&s->conn, 0);
 		loop_io_error(l, s, res);
@@ -412,9 +392,9 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
 		return;
 	}
 	if (flags & IORING_CQE_F_NOTIF) {
-		l->st.zc_notifs++;
+		l->sv.st.zc_notifs++;
 		if ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED)
-			l->st.zc_copied++;
+			l->sv.st.zc_copied++;
 		res = l->tx_res[i];
 	} else if (flags & IORING_CQE_F_MORE) {
 		l->tx_res[i] = res;
@@ -429,7 +409,7 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
 		/* Pinning the pages was refused: without CAP_IPC_LOCK each
 		 * zero-copy send in flight is charged to RLIMIT_MEMLOCK.
 		 * Send the same bytes again, copying. */
-		l->st.zc_refused++;
+		l->sv.st.zc_refused++;
 		conn_tx_commit(&s->conn, 0);
 		s->io &= ~IO_SEND;
 		s->io |= IO_ZC_OFF;
@@ -456,55 +436,28 @@ static void loop_add_conn(struct loop *l, int fd)
 {
 	struct pool_slot *s;
 
-	if (l->lstate == LISTEN_OFF) {
+	if (l->sv.lstate == SERVE_LISTEN_OFF) {
 		loop_drop_fd(l, fd);
 		return;
 	}
 	s = pool_alloc(&l->pool, &l->env);
 	if (!s) {
 		loop_drop_fd(l, fd);
-		l->st.accept_errors++;
+		l->sv.st.accept_errors++;
 		return;
 	}
 	s->fd = fd;
-	l->st.accepted++;
-	if (++l->st.active > l->st.peak)
-		l->st.peak = l->st.active;
+	serve_opened(&l->sv);
 	loop_drive(l, s);
-}
-
-static void loop_backoff(struct loop *l)
-{
-	l->lstate = LISTEN_BACKOFF;
-	l->retry_at = clock_ms() + LOOP_BACKOFF_MS;
 }
 
 /* An accept failed with res; true if accepting may go on at once. */
 static bool loop_accept_error(struct loop *l, int res)
 {
-	switch (res) {
-	case -ECANCELED:
-		return l->lstate != LISTEN_OFF;
-	case -EINTR:
-	case -ECONNABORTED:
-	case -EPROTO:
-	case -EPERM:
-		/* This connection died in the queue; the next may not. */
-		l->st.accept_errors++;
-		return true;
-	case -EMFILE:
-	case -ENFILE:
-	case -ENOBUFS:
-	case -ENOMEM:
-		/* Retrying at once would fail at once: a busy loop. */
-		l->st.emfile++;
-		loop_backoff(l);
-		return false;
-	default:
-		l->st.accept_errors++;
-		loop_backoff(l);
-		return false;
-	}
+	/* Our own cancel (stop, or a multishot accept near the limit). */
+	if (res == -ECANCELED)
+		return l->sv.lstate != SERVE_LISTEN_OFF;
+	return serve_accept_failed(&l->sv, res);
 }
 
 /* --- basic mode: one-shot accept and recv, one of each in flight ---- */
@@ -514,12 +467,12 @@ static void basic_arm_accept(struct loop *l)
 	uint64_t ud = ud_pack(UD_ACCEPT, 0);
 	struct io_uring_sqe *sqe;
 
-	if (l->lstate != LISTEN_ON || l->accept_armed)
+	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_armed)
 		return;
 	if (l->pool.used >= l->max_conns) {
 		/* Leave the rest in the backlog until a slot frees. */
-		l->st.at_limit++;
-		l->lstate = LISTEN_FULL;
+		l->sv.st.at_limit++;
+		l->sv.lstate = SERVE_LISTEN_FULL;
 		return;
 	}
 	sqe = loop_sqe(l);
@@ -529,7 +482,7 @@ static void basic_arm_accept(struct loop *l)
 	prep_accept(&l->prep, sqe, l->lfd, false);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->accept_armed = true;
-	l->st.accept_calls++;
+	l->sv.st.accept_calls++;
 }
 
 static void basic_on_accept(struct loop *l, int res, unsigned flags)
@@ -561,7 +514,7 @@ static void basic_arm_recv(struct loop *l, struct pool_slot *s)
 	prep_recv(&l->prep, sqe, s->fd, p, len);
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV | IO_RING_RECV;
-	l->st.recv_calls++;
+	l->sv.st.recv_calls++;
 }
 
 static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
@@ -572,9 +525,9 @@ static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
 	s->io &= ~(IO_RECV | IO_RING_RECV | IO_NOBUF);
 	if (res > 0) {
 		conn_rx_commit(c, (size_t)res);
-		l->st.bytes_in += (uint64_t)res;
+		l->sv.st.bytes_in += (uint64_t)res;
 		if (conn_buffered(c) == l->env.cache.size)
-			l->st.full++;
+			l->sv.st.full++;
 	} else if (res == 0) {
 		conn_rx_eof(c);
 	} else {
@@ -602,12 +555,12 @@ static void ms_arm_accept(struct loop *l)
 	struct io_uring_sqe *sqe;
 	uint32_t room;
 
-	if (l->lstate != LISTEN_ON || l->accept_armed)
+	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_armed)
 		return;
 	room = l->max_conns - l->pool.used;
 	if (room == 0) {
-		l->st.at_limit++;
-		l->lstate = LISTEN_FULL;
+		l->sv.st.at_limit++;
+		l->sv.lstate = SERVE_LISTEN_FULL;
 		return;
 	}
 	sqe = loop_sqe(l);
@@ -619,7 +572,7 @@ static void ms_arm_accept(struct loop *l)
 	prep_accept(&l->prep, sqe, l->lfd, l->accept_multi);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->accept_armed = true;
-	l->st.accept_calls++;
+	l->sv.st.accept_calls++;
 }
 
 static void ms_on_accept(struct loop *l, int res, unsigned flags)
@@ -632,13 +585,14 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 		l->accept_cancelling = false;
 	}
 	if (res >= 0) {
-		if (l->pool.used < l->max_conns || l->lstate == LISTEN_OFF) {
+		if (l->pool.used < l->max_conns ||
+		    l->sv.lstate == SERVE_LISTEN_OFF) {
 			loop_add_conn(l, res);
 		} else {
 			/* Delivered before the cancel of the multishot
 			 * accept landed: past the limit, so refused. */
 			loop_drop_fd(l, res);
-			l->st.over_limit++;
+			l->sv.st.over_limit++;
 		}
 	} else {
 		go_on = loop_accept_error(l, res);
@@ -646,7 +600,7 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 	/* Stop a multishot accept that must not go on: near the limit, out
 	 * of descriptors (it would fail again at once), or shutting down. */
 	if (l->accept_armed && l->accept_multi && !l->accept_cancelling &&
-	    (!go_on || l->lstate != LISTEN_ON ||
+	    (!go_on || l->sv.lstate != SERVE_LISTEN_ON ||
 	     l->max_conns - l->pool.used <= MS_ACCEPT_SLACK)) {
 		if (loop_cancel(l, ud_pack(UD_ACCEPT, 0),
 				ud_pack(UD_CANCEL, 0)))
@@ -654,7 +608,7 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 	}
 	if (!l->accept_armed && go_on) {
 		if (l->accept_multi && res >= 0)
-			l->st.rearms++;
+			l->sv.st.rearms++;
 		ms_arm_accept(l);
 	}
 }
@@ -682,7 +636,7 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 	prep_recv_multishot(&l->prep, sqe, s->fd);
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV;
-	l->st.recv_calls++;
+	l->sv.st.recv_calls++;
 }
 
 /*
@@ -697,9 +651,9 @@ static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
 	struct conn *c = &s->conn;
 	uint32_t k;
 
-	l->st.bytes_in += n;
+	l->sv.st.bytes_in += n;
 	if (n > l->br.size)
-		l->st.bundles++;
+		l->sv.st.bundles++;
 	for (;;) {
 		k = n < l->br.size ? n : l->br.size;
 		bufring_taken(&l->br);
@@ -710,7 +664,7 @@ static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
 		id = bufring_succ(&l->br, id);
 	}
 	if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
-		l->st.full++;
+		l->sv.st.full++;
 }
 
 static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
@@ -740,14 +694,14 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 		} else if (res == -ENOBUFS) {
 			/* Flow control, not an error: the next recv goes to
 			 * the own ring, and buffers are tried again after. */
-			l->st.enobufs++;
+			l->sv.st.enobufs++;
 			s->io |= IO_NOBUF;
 		} else if (res == -ECANCELED && !(s->io & IO_CLOSING)) {
 			/* Our own cancel at the per-connection cap. */
 		} else if (res < 0) {
 			loop_io_error(l, s, res);
 		} else {
-			l->st.rearms++;
+			l->sv.st.rearms++;
 		}
 	}
 	loop_drive(l, s);
@@ -876,7 +830,7 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 	}
 	s = pool_lookup(&l->pool, ud_handle(c->ud));
 	if (!s) {
-		l->st.stale++;
+		l->sv.st.stale++;
 		return;
 	}
 	switch (op) {
@@ -908,7 +862,7 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 		loop_drive(l, s);
 		break;
 	default:
-		l->st.stale++;
+		l->sv.st.stale++;
 		break;
 	}
 }
@@ -941,7 +895,7 @@ static void loop_reap(void *ctx)
 	}
 	io_uring_cq_advance(&l->r.ring, n);
 	ring_note_overflow(&l->r);
-	l->st.wait_events += n;
+	l->sv.st.wait_events += n;
 }
 
 /* Handle the batch; handlers may append to it (through the reap hook). */
@@ -959,34 +913,16 @@ static void loop_dispatch(struct loop *l)
 
 static int loop_timeout(struct loop *l, int64_t now)
 {
-	int64_t t = -1;
-
-	if (l->lstate == LISTEN_BACKOFF)
-		t = l->retry_at > now ? l->retry_at - now : 0;
-	if (l->next_stats) {
-		int64_t u = l->next_stats > now ? l->next_stats - now : 0;
-
-		if (t < 0 || u < t)
-			t = u;
-	}
-	return (int)t;
+	return serve_timeout(&l->sv, now);
 }
 
 static void loop_timers(struct loop *l)
 {
-	int64_t now;
-
-	if (l->lstate != LISTEN_BACKOFF && !l->next_stats)
+	if (l->sv.lstate != SERVE_LISTEN_BACKOFF && !l->sv.next_stats)
 		return;
-	now = clock_ms();
-	if (l->lstate == LISTEN_BACKOFF && now >= l->retry_at) {
-		l->lstate = LISTEN_ON;
+	loop_refresh_stats(l);
+	if (serve_timers(&l->sv, clock_ms()))
 		l->mode->arm_accept(l);
-	}
-	if (l->next_stats && now >= l->next_stats) {
-		loop_print_stats(l);
-		l->next_stats = now + LOOP_STATS_MS;
-	}
 }
 
 static bool loop_wait_ok(int ret)
@@ -1003,7 +939,7 @@ static int loop_serve(struct loop *l)
 	while (!l->stopping) {
 		ms_refill(l);
 		ret = ring_wait(&l->r, loop_timeout(l, clock_ms()));
-		l->st.loops++;
+		l->sv.st.loops++;
 		if (!loop_wait_ok(ret))
 			return ret;
 		loop_reap(l);
@@ -1027,7 +963,7 @@ static void loop_stop(struct loop *l)
 	uint32_t i;
 
 	l->stopping = true;
-	l->lstate = LISTEN_OFF;
+	l->sv.lstate = SERVE_LISTEN_OFF;
 	if (l->accept_armed)
 		loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0));
 	if (l->sig_armed)
@@ -1066,11 +1002,7 @@ static void loop_stop(struct loop *l)
 static void loop_warn(const struct loop *l, const struct uring_config *cfg,
 		      unsigned long nofile)
 {
-	if (l->max_conns < cfg->o.max_conns)
-		fprintf(stderr,
-			"%s: warning: RLIMIT_NOFILE is %lu: --max-conns "
-			"clamped from %u to %u (raise it with ulimit -n)\n",
-			l->prog, nofile, cfg->o.max_conns, l->max_conns);
+	serve_warn_nofile(&l->sv, nofile, cfg->o.max_conns, l->max_conns);
 }
 
 static void loop_fail(struct loop *l, int err)
@@ -1078,9 +1010,9 @@ static void loop_fail(struct loop *l, int err)
 	if (err == -EBADR)
 		fprintf(stderr,
 			"%s: io_uring lost %llu completions (CQ overflow)\n",
-			l->prog, (unsigned long long)l->r.cq_dropped);
+			l->sv.prog, (unsigned long long)l->r.cq_dropped);
 	else
-		fprintf(stderr, "%s: io_uring_enter failed: %s\n", l->prog,
+		fprintf(stderr, "%s: io_uring_enter failed: %s\n", l->sv.prog,
 			strerror(-err));
 }
 
@@ -1244,11 +1176,11 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	l->prog = prog;
+	serve_init(&l->sv, prog, cfg->o.stats);
 	l->mode = &loop_modes[cfg->mode];
 	l->lfd = -1;
 	l->max_conns =
-	    net_fit_conns(cfg->o.max_conns, LOOP_FD_RESERVE, &nofile);
+	    net_fit_conns(cfg->o.max_conns, SERVE_FD_RESERVE, &nofile);
 
 	ret = pool_init(&l->pool, l->max_conns);
 	if (ret) {
@@ -1345,7 +1277,7 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		goto err_listen;
 	}
 	l->sfd = ret;
-	l->lstate = LISTEN_ON;
+	l->sv.lstate = SERVE_LISTEN_ON;
 	l->mode->arm_accept(l);
 	loop_arm_signal(l);
 	if (l->r.err) {
@@ -1372,8 +1304,6 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		"%s: mode=%s %s max-conns=%u buf-size=%u%s%s nofile=%lu%s\n",
 		prog, l->mode->name, desc, l->max_conns, cfg->o.buf_size, note,
 		feat, nofile, cfg->o.stats ? " stats=1s" : "");
-	if (cfg->o.stats)
-		l->next_stats = clock_ms() + LOOP_STATS_MS;
 
 	ret = loop_serve(l);
 	if (ret)

@@ -50,7 +50,8 @@ void conn_init(struct conn *c, struct conn_env *env)
 	c->buf.data = NULL;
 	c->buf.head = 0;
 	c->buf.len = 0;
-	c->seg.head = c->seg.tail = c->seg.n = c->seg.pad = 0;
+	c->seg.head = c->seg.tail = 0;
+	c->seg.n = 0;
 	c->seg.off = c->seg.len = 0;
 	c->flags = 0;
 	c->err = 0;

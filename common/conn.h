@@ -54,8 +54,7 @@ struct conn_env {
 struct conn_seg {
 	uint16_t head; /* oldest held buffer: the one being echoed */
 	uint16_t tail; /* newest held buffer */
-	uint16_t n; /* buffers held */
-	uint16_t pad;
+	uint32_t n; /* buffers held: up to all 65536, past the cap */
 	uint32_t off; /* bytes of head already sent */
 	uint32_t len; /* bytes held and not yet sent */
 };

@@ -188,8 +188,15 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 				 argv[optind - 1]);
 			return opts_bad(prog, x, err);
 		case '?':
-			snprintf(err, sizeof(err), "unknown option '%s'",
-				 argv[optind - 1]);
+			/* In a cluster of short options optind has not moved
+			 * on yet: optopt names the culprit then. */
+			if (optopt)
+				snprintf(err, sizeof(err),
+					 "unknown option '-%c'", optopt);
+			else
+				snprintf(err, sizeof(err),
+					 "unknown option '%s'",
+					 argv[optind - 1]);
 			return opts_bad(prog, x, err);
 		default:
 			err[0] = '\0';

@@ -172,34 +172,18 @@ srv_pid=""
 srv_port=""
 srv_err=""
 
-srv_start() { # name cmd...; sets srv_pid, srv_port; 1 if it would not start
-	local name=$1
-	shift
+# srv_start KIND NAME CMD...: start a server on a free port; sets srv_pid,
+# srv_port and srv_err; returns 1 if it would not start. Our servers take
+# --port 0; the reference peers take the port as their argument.
+srv_start() {
+	local kind=$1 name=$2
+	shift 2
 	srv_err="$out/logs/$name.$$.$RANDOM.err"
-	local sout="$srv_err.out"
-	"${pin_srv[@]}" "$@" --port 0 >"$sout" 2>"$srv_err" &
+	local sout="$srv_err.out" i
+	local -a port=(--port 0)
+	[ "$kind" = peer ] && port=(0)
+	"${pin_srv[@]}" "$@" "${port[@]}" >"$sout" 2>"$srv_err" &
 	srv_pid=$!
-	local i
-	for i in $(seq 100); do
-		if grep -q '^listening on ' "$sout" 2>/dev/null; then
-			srv_port=$(head -n1 "$sout" | sed 's/.*://')
-			return 0
-		fi
-		kill -0 "$srv_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	srv_stop
-	return 1
-}
-
-srv_start_peer() { # name cmd...: peers take the port as an argument
-	local name=$1
-	shift
-	srv_err="$out/logs/$name.$$.$RANDOM.err"
-	local sout="$srv_err.out"
-	"${pin_srv[@]}" "$@" 0 >"$sout" 2>"$srv_err" &
-	srv_pid=$!
-	local i
 	for i in $(seq 100); do
 		if grep -q '^listening on ' "$sout" 2>/dev/null; then
 			srv_port=$(head -n1 "$sout" | sed 's/.*://')
@@ -282,19 +266,11 @@ run_one() {
 		idle=$((1000 - conns))
 		note="idle capped at $idle (FD_SETSIZE)"
 	fi
-	if [ "$kind" = peer ]; then
-		# shellcheck disable=SC2086
-		srv_start_peer "$name" $cmd || {
-			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,failed to start" >>"$raw"
-			return
-		}
-	else
-		# shellcheck disable=SC2086
-		srv_start "$name" $cmd || {
-			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')" >>"$raw"
-			return
-		}
-	fi
+	# shellcheck disable=SC2086
+	srv_start "$kind" "$name" $cmd || {
+		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')" >>"$raw"
+		return
+	}
 	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
 
 	local gen_out="$out/logs/gen.$name.$cell.$repeat.csv"
@@ -406,13 +382,8 @@ for entry in "${servers[@]}"; do
 	n=$mem_n
 	[ "$name" = select ] && n=900
 	progress "$name" "memory-$n"
-	if [ "$kind" = peer ]; then
-		# shellcheck disable=SC2086
-		srv_start_peer "$name" $cmd || continue
-	else
-		# shellcheck disable=SC2086
-		srv_start "$name" $cmd || continue
-	fi
+	# shellcheck disable=SC2086
+	srv_start "$kind" "$name" $cmd || continue
 	# Baseline after the same single active connection has run alone, so
 	# that what it touches (a shared buffer pool, caches) is in both.
 	"$load" --port "$srv_port" --conns 1 --duration 1 --warmup 0.2 \

@@ -51,7 +51,8 @@
 	X(zc_copied, "io_uring: zero-copy sends the kernel copied anyway")     \
 	X(zc_refused, "io_uring: zero-copy sends refused (-ENOMEM), copied")   \
 	X(sq_wakeups, "io_uring: enters that woke the SQPOLL thread")          \
-	X(bundles, "io_uring: recv completions that filled several buffers")
+	X(bundles, "io_uring: recv completions that filled several buffers")   \
+	X(eintr, "waits interrupted by a signal (EINTR)")
 
 struct stats {
 #define STATS_FIELD(name, help) uint64_t name;

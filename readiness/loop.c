@@ -396,7 +396,9 @@ static int loop_serve(struct loop *l)
 				    loop_timeout(l, clock_ms()));
 		l->sv.st.loops++;
 		l->sv.st.waits++;
-		if (n < 0 && n != -EINTR)
+		if (n == -EINTR)
+			l->sv.st.eintr++;
+		else if (n < 0)
 			return n;
 		for (i = 0; i < n; i++) {
 			if (l->ev[i].tag == LOOP_TAG_SIGNAL) {

@@ -940,6 +940,8 @@ static int loop_serve(struct loop *l)
 		ms_refill(l);
 		ret = ring_wait(&l->r, loop_timeout(l, clock_ms()));
 		l->sv.st.loops++;
+		if (ret == -EINTR)
+			l->sv.st.eintr++;
 		if (!loop_wait_ok(ret))
 			return ret;
 		loop_reap(l);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -1376,15 +1377,19 @@ static bool stream_recv(struct stream *st)
 	return true;
 }
 
-/* Many streams at once, every byte verified: with a server configured to
- * hit a rare path (a tiny buffer pool or ring), see expect_counters(). */
-static void t_stress(void **state)
+/*
+ * Run STRESS_CONNS streams to the end, every byte verified. With storm,
+ * also send the server SIGUSR1 every 500 us for at least a second, so its
+ * waits keep being interrupted while traffic flows (and read the stats
+ * lines it prints, so its stderr never fills).
+ */
+static void run_streams(struct h_srv *s, bool storm)
 {
 	static struct stream st[STRESS_CONNS];
 	struct pollfd pf[STRESS_CONNS];
-	struct h_srv *s = start_args(0, ARGV("--port", "0"));
-	int64_t deadline = h_now_ms() + 60000;
-	int i, done = 0;
+	int64_t t0 = h_now_ms(), deadline = t0 + 60000;
+	struct timespec now, last = { 0, 0 };
+	int i, done = 0, sigs = 0;
 
 	for (i = 0; i < STRESS_CONNS; i++) {
 		memset(&st[i], 0, sizeof(st[i]));
@@ -1393,7 +1398,7 @@ static void t_stress(void **state)
 		h_rng_seed(&st[i].tx, 1000 + (uint64_t)i);
 		h_rng_seed(&st[i].rx, 1000 + (uint64_t)i);
 	}
-	while (done < STRESS_CONNS) {
+	while (done < STRESS_CONNS || (storm && h_now_ms() - t0 < 1000)) {
 		CHECK(h_now_ms() < deadline,
 		      "stress: expected all %d streams back within 60 s, %d "
 		      "done",
@@ -1404,7 +1409,18 @@ static void t_stress(void **state)
 			if (st[i].sent < STRESS_BYTES)
 				pf[i].events |= POLLOUT;
 		}
-		poll(pf, STRESS_CONNS, 100);
+		poll(pf, STRESS_CONNS, storm ? 1 : 100);
+		if (storm) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if ((now.tv_sec - last.tv_sec) * 1000000000L +
+				now.tv_nsec - last.tv_nsec >=
+			    500000) {
+				kill(s->pid, SIGUSR1);
+				sigs++;
+				last = now;
+			}
+			h_srv_pump(s);
+		}
 		done = 0;
 		for (i = 0; i < STRESS_CONNS; i++) {
 			CHECK(stream_send(&st[i]) && stream_recv(&st[i]),
@@ -1416,7 +1432,34 @@ static void t_stress(void **state)
 	}
 	for (i = 0; i < STRESS_CONNS; i++)
 		close(st[i].fd);
+	if (storm)
+		print_message("%d signals sent\n", sigs);
+}
+
+/* Many streams at once, every byte verified: with a server configured to
+ * hit a rare path (a tiny buffer pool or ring), see expect_counters(). */
+static void t_stress(void **state)
+{
+	struct h_srv *s = start_args(0, ARGV("--port", "0"));
+
+	run_streams(s, false);
 	finish(s);
+}
+
+/* --- 17. signal_storm: EINTR from every wait, while traffic flows ------- */
+
+static void t_signal_storm(void **state)
+{
+	struct h_srv *s = start_args(0, ARGV("--port", "0"));
+	long long eintr;
+
+	run_streams(s, true);
+	CHECK(h_srv_alive(s), "expected the server alive after the storm");
+	finish(s);
+	/* The final stats line: waits were really interrupted. */
+	eintr = h_srv_stat(s, "eintr");
+	print_message("eintr=%lld\n", eintr);
+	CHECK(eintr > 0, "expected eintr > 0 after the storm, got %lld", eintr);
 }
 
 /* --- dispatch ----------------------------------------------------------- */
@@ -1447,6 +1490,7 @@ static const struct {
 	{ "many_conns", t_many_conns },
 	{ "no_leak", t_no_leak },
 	{ "stress", t_stress },
+	{ "signal_storm", t_signal_storm },
 };
 
 static int usage(void)

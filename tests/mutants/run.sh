@@ -49,7 +49,7 @@ mutant() {
 mutant drop-bytes echo_bytes readiness/loop.c \
 	's/conn_rx_commit(c, (size_t)n);/conn_rx_commit(c, n > 1 ? (size_t)n - 1 : (size_t)n);/'
 mutant large-corrupt echo_large readiness/loop.c \
-	's/l->st.bytes_in += (uint64_t)n;/l->st.bytes_in += (uint64_t)n; if (l->st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
+	's/l->sv.st.bytes_in += (uint64_t)n;/l->sv.st.bytes_in += (uint64_t)n; if (l->sv.st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
 mutant unbounded slow_reader common/conn.c \
 	's/return buf_cache_init(&env->cache, buf_size, keep);/return buf_cache_init(\&env->cache, buf_size * 512u, keep);/'
 mutant eof-leak half_close readiness/loop.c \
@@ -58,8 +58,8 @@ mutant eof-drops half_close readiness/loop.c \
 	's/^\t\tconn_rx_eof(c);$/\t\tconn_fail(c, -EPIPE);/'
 mutant sigpipe reset common/sig.c \
 	's/sa.sa_handler = SIG_IGN;/sa.sa_handler = SIG_DFL;/'
-mutant emfile-spin emfile readiness/loop.c \
-	's/#define LOOP_BACKOFF_MS 100/#define LOOP_BACKOFF_MS 0/'
+mutant emfile-spin emfile common/serve.h \
+	's/#define SERVE_BACKOFF_MS 100/#define SERVE_BACKOFF_MS 0/'
 mutant no-limit max_conns readiness/loop.c \
 	's/if (l->pool.used >= l->max_conns) {/if (0) {/'
 mutant no-clamp low_ulimit common/net.c \

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net.h"
+#include "opts.h"
 #include "stats.h"
 
 #define SERVE_BACKOFF_MS 100 /* pause after EMFILE before accepting again */
@@ -59,6 +61,13 @@ int serve_timeout(const struct serve *sv, int64_t now);
  * of an accept back-off. Returns true if the back-off ended: the caller
  * resumes accepting (lstate is SERVE_LISTEN_ON again). */
 bool serve_timers(struct serve *sv, int64_t now);
+
+/*
+ * serve_listen - net_listen on o->host:o->port; on failure print the one
+ * line the contract asks for (address, port, cause) and return -errno.
+ */
+int serve_listen(const struct serve *sv, const struct opts *o, int *lfd,
+		 char name[NET_ADDRSTRLEN]);
 
 /* serve_print_stats - the "stats: ..." line on stderr, flushed. */
 void serve_print_stats(const struct serve *sv);

@@ -474,14 +474,9 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 			cfg->ops->name, strerror(-ret));
 		goto err_env;
 	}
-	ret = net_listen(cfg->o.host, cfg->o.port, 4096, &l->lfd, name);
-	if (ret) {
-		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog,
-			cfg->o.host, cfg->o.port,
-			ret == -EADDRINUSE ? "address already in use"
-					   : strerror(-ret));
+	ret = serve_listen(&l->sv, &cfg->o, &l->lfd, name);
+	if (ret)
 		goto err_poller;
-	}
 	ret = sig_install();
 	if (ret < 0) {
 		fprintf(stderr, "%s: cannot set up signals: %s\n", prog,

@@ -1255,14 +1255,9 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		goto err_ring;
 	}
 
-	ret = net_listen(cfg->o.host, cfg->o.port, 4096, &l->lfd, name);
-	if (ret) {
-		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog,
-			cfg->o.host, cfg->o.port,
-			ret == -EADDRINUSE ? "address already in use"
-					   : strerror(-ret));
+	ret = serve_listen(&l->sv, &cfg->o, &l->lfd, name);
+	if (ret)
 		goto err_cqes;
-	}
 	/* On an O_NONBLOCK listener some kernels complete an accept with
 	 * -EAGAIN instead of waiting for a connection (liburing issue #364);
 	 * io_uring never blocks the thread on a blocking socket anyway. */

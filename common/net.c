@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -37,50 +38,131 @@ static int net_name(const struct sockaddr_storage *ss, char *name)
 	return 0;
 }
 
-int net_listen(const char *host, unsigned port, int backlog, int *fd,
-	       char name[NET_ADDRSTRLEN])
+/* The socket address for host:port; -EINVAL if host is not numeric. */
+static int net_addr(const char *host, unsigned port,
+		    struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (void *)&ss;
-	struct sockaddr_in6 *s6 = (void *)&ss;
-	socklen_t len;
-	int one = 1, s, ret;
+	struct sockaddr_in *s4 = (void *)ss;
+	struct sockaddr_in6 *s6 = (void *)ss;
 
-	memset(&ss, 0, sizeof(ss));
+	memset(ss, 0, sizeof(*ss));
 	if (port > 65535)
 		return -EINVAL;
 	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
-		len = sizeof(*s4);
+		*len = sizeof(*s4);
 	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		len = sizeof(*s6);
+		*len = sizeof(*s6);
 	} else {
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/* One socket bound to ss: SO_REUSEADDR, plus SO_REUSEPORT if group; then
+ * listening if backlog > 0. Returns the fd or -errno. */
+static int net_bind_one(const struct sockaddr_storage *ss, socklen_t len,
+			bool group, int backlog)
+{
+	int one = 1, s, ret;
+
+	s = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		   0);
 	if (s < 0)
 		return -errno;
 	/* SO_REUSEADDR only skips TIME_WAIT on restart: Linux still refuses a
 	 * second listener on the same address. SO_REUSEPORT would not. */
 	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (group &&
+	     setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 	    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		goto err_close;
-	if (bind(s, (struct sockaddr *)&ss, len) || listen(s, backlog))
+	if (bind(s, (const struct sockaddr *)ss, len))
 		goto err_close;
-	len = sizeof(ss);
-	if (getsockname(s, (struct sockaddr *)&ss, &len))
+	if (backlog > 0 && listen(s, backlog))
 		goto err_close;
-	net_name(&ss, name);
-	*fd = s;
-	return 0;
+	return s;
 
 err_close:
 	ret = -errno;
 	close(s);
+	return ret;
+}
+
+/* Fill name from the address fd is bound to. */
+static int net_bound_name(int fd, struct sockaddr_storage *ss,
+			  char name[NET_ADDRSTRLEN])
+{
+	socklen_t len = sizeof(*ss);
+
+	if (getsockname(fd, (struct sockaddr *)ss, &len))
+		return -errno;
+	return net_name(ss, name);
+}
+
+int net_listen(const char *host, unsigned port, int backlog, int *fd,
+	       char name[NET_ADDRSTRLEN])
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int s, ret;
+
+	ret = net_addr(host, port, &ss, &len);
+	if (ret)
+		return ret;
+	s = net_bind_one(&ss, len, false, backlog);
+	if (s < 0)
+		return s;
+	ret = net_bound_name(s, &ss, name);
+	if (ret) {
+		close(s);
+		return ret;
+	}
+	*fd = s;
+	return 0;
+}
+
+int net_listen_group(const char *host, unsigned port, int backlog, unsigned n,
+		     int *fds, char name[NET_ADDRSTRLEN])
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned i = 0;
+	int probe, ret;
+
+	ret = net_addr(host, port, &ss, &len);
+	if (ret)
+		return ret;
+	/*
+	 * The probe: bound without SO_REUSEPORT and not listening. It fails
+	 * with -EADDRINUSE if anyone listens on the port, a SO_REUSEPORT
+	 * group included (the kernel would let a bare SO_REUSEPORT socket of
+	 * the same user join that group silently). While it stays bound, our
+	 * group may still bind beside it: two SO_REUSEADDR sockets conflict
+	 * only if one of them listens. Port 0 is resolved here, once.
+	 */
+	probe = net_bind_one(&ss, len, false, 0);
+	if (probe < 0)
+		return probe;
+	ret = net_bound_name(probe, &ss, name);
+	if (ret)
+		goto err;
+	for (i = 0; i < n; i++) {
+		ret = net_bind_one(&ss, len, true, backlog);
+		if (ret < 0)
+			goto err;
+		fds[i] = ret;
+	}
+	close(probe);
+	return 0;
+
+err:
+	while (i > 0)
+		close(fds[--i]);
+	close(probe);
 	return ret;
 }
 

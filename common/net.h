@@ -24,6 +24,17 @@
 int net_listen(const char *host, unsigned port, int backlog, int *fd,
 	       char name[NET_ADDRSTRLEN]);
 
+/*
+ * net_listen_group - n listeners on one host:port, for n event loops: each
+ * has SO_REUSEPORT, so the kernel spreads connections over them by a hash
+ * of the addresses. A second server on a port in use still fails with
+ * -EADDRINUSE: a probe socket without SO_REUSEPORT is bound first and
+ * conflicts with any listener there, a SO_REUSEPORT group included. fds
+ * gets the n sockets; name as for net_listen.
+ */
+int net_listen_group(const char *host, unsigned port, int backlog, unsigned n,
+		     int *fds, char name[NET_ADDRSTRLEN]);
+
 /* net_accept - accept4 one connection, non-blocking and close-on-exec.
  * Returns the new fd (>= 0) or a negative errno (-EAGAIN: none pending). */
 int net_accept(int lfd);

@@ -20,6 +20,8 @@ enum {
 	OPTS_K_MAX_CONNS,
 	OPTS_K_BUF_SIZE,
 	OPTS_K_STATS,
+	OPTS_K_THREADS,
+	OPTS_K_CPUS,
 	OPTS_K_HELP,
 	OPTS_K_VERSION,
 };
@@ -30,6 +32,8 @@ static const struct option opts_common[] = {
 	{ "max-conns", required_argument, NULL, OPTS_K_MAX_CONNS },
 	{ "buf-size", required_argument, NULL, OPTS_K_BUF_SIZE },
 	{ "stats", no_argument, NULL, OPTS_K_STATS },
+	{ "threads", required_argument, NULL, OPTS_K_THREADS },
+	{ "cpus", required_argument, NULL, OPTS_K_CPUS },
 	{ "help", no_argument, NULL, OPTS_K_HELP },
 	{ "version", no_argument, NULL, OPTS_K_VERSION },
 };
@@ -56,6 +60,11 @@ static void opts_usage(FILE *f, const char *prog, const struct opts_extra *x)
 	    OPTS_DEFAULT_BUF_SIZE / 1024);
 	fputs(
 	    "  --stats             print the counters every second\n"
+	    "  --threads N         event loops, one per thread, SO_REUSEPORT\n"
+	    "                      listeners; --max-conns is split evenly\n"
+	    "                      (default 1)\n"
+	    "  --cpus LIST         pin loop i to the i-th CPU of LIST, e.g.\n"
+	    "                      0,2-3 (default: not pinned)\n"
 	    "  --help              show this help\n"
 	    "  --version           show the version\n"
 	    "The first stdout line is \"listening on HOST:PORT\".\n"
@@ -87,6 +96,38 @@ int opts_uint(const char *s, unsigned long min, unsigned long max,
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+int opts_cpus(const char *s, uint16_t *cpus, unsigned max)
+{
+	unsigned long a, b;
+	unsigned n = 0;
+	char item[32], *dash;
+	size_t len;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (;;) {
+		len = strcspn(s, ",");
+		if (len == 0 || len >= sizeof(item))
+			return -EINVAL;
+		memcpy(item, s, len);
+		item[len] = '\0';
+		dash = strchr(item, '-');
+		if (dash)
+			*dash++ = '\0';
+		if (opts_uint(item, 0, 1023, &a) ||
+		    opts_uint(dash ? dash : item, 0, 1023, &b) || b < a)
+			return -EINVAL;
+		for (; a <= b; a++) {
+			if (n == max)
+				return -EINVAL;
+			cpus[n++] = (uint16_t)a;
+		}
+		if (!s[len])
+			return (int)n;
+		s += len + 1;
+	}
 }
 
 int opts_size(const char *s, unsigned long min, unsigned long max,
@@ -127,6 +168,8 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 	o->max_conns = OPTS_DEFAULT_MAX_CONNS;
 	o->buf_size = OPTS_DEFAULT_BUF_SIZE;
 	o->stats = false;
+	o->threads = 1;
+	o->ncpus = 0;
 
 	for (i = 0; i < OPTS_NCOMMON; i++)
 		lo[n++] = opts_common[i];
@@ -177,6 +220,23 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 		case OPTS_K_STATS:
 			o->stats = true;
 			break;
+		case OPTS_K_THREADS:
+			if (opts_uint(optarg, 1, OPTS_MAX_THREADS, &v))
+				return opts_bad(prog, x,
+						"--threads: expected 1..64");
+			o->threads = (unsigned)v;
+			break;
+		case OPTS_K_CPUS: {
+			int nc = opts_cpus(optarg, o->cpus, OPTS_MAX_CPUS);
+
+			if (nc < 0)
+				return opts_bad(prog, x,
+						"--cpus: expected a list such "
+						"as 0,2-3 (CPUs 0..1023, at "
+						"most 64)");
+			o->ncpus = (unsigned)nc;
+			break;
+		}
 		case OPTS_K_HELP:
 			opts_usage(stdout, prog, x);
 			return OPTS_EXIT;
@@ -210,6 +270,12 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 	if (optind < argc) {
 		snprintf(err, sizeof(err), "unexpected argument '%s'",
 			 argv[optind]);
+		return opts_bad(prog, x, err);
+	}
+	if (o->threads > o->max_conns) {
+		snprintf(err, sizeof(err),
+			 "--threads %u needs --max-conns of at least %u",
+			 o->threads, o->threads);
 		return opts_bad(prog, x, err);
 	}
 	return OPTS_RUN;

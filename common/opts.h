@@ -3,7 +3,8 @@
  * opts.h - the command line both servers share, and strict number parsing.
  *
  * Each binary adds its own flags through struct opts_extra; the shared ones
- * (--host, --port, --max-conns, --buf-size, --stats, --help, --version) and
+ * (--host, --port, --max-conns, --buf-size, --stats, --threads, --cpus,
+ * --help, --version) and
  * the exit-code contract (2 for bad usage) live here, once.
  */
 #ifndef ECHO_OPTS_H
@@ -20,6 +21,8 @@
 #define OPTS_MIN_BUF_SIZE 16u
 #define OPTS_MAX_BUF_SIZE (256u * 1024u * 1024u)
 #define OPTS_MAX_CONNS 1000000u
+#define OPTS_MAX_THREADS 64u
+#define OPTS_MAX_CPUS 64u /* entries of a --cpus list */
 
 struct opts {
 	const char *host;
@@ -27,6 +30,9 @@ struct opts {
 	unsigned max_conns; /* as asked; the driver may clamp it */
 	uint32_t buf_size; /* per-connection output bound, bytes */
 	bool stats; /* print a stats line every second */
+	unsigned threads; /* event loops, one per thread (default 1) */
+	unsigned ncpus; /* --cpus entries; 0: no pinning */
+	uint16_t cpus[OPTS_MAX_CPUS]; /* loop i runs on cpus[i % ncpus] */
 };
 
 /* A program's own flags. */
@@ -57,6 +63,10 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 /* opts_uint - parse a whole decimal string into [min, max]; 0 or -EINVAL. */
 int opts_uint(const char *s, unsigned long min, unsigned long max,
 	      unsigned long *out);
+
+/* opts_cpus - parse a CPU list such as "0,2-3" into cpus[] (at most max
+ * entries, each below 1024); returns the count, or -EINVAL. */
+int opts_cpus(const char *s, uint16_t *cpus, unsigned max);
 
 /* opts_size - like opts_uint, with an optional k/K or m/M suffix (x1024). */
 int opts_size(const char *s, unsigned long min, unsigned long max,

@@ -95,17 +95,11 @@ bool serve_timers(struct serve *sv, int64_t now)
 	return resume;
 }
 
-int serve_listen(const struct serve *sv, const struct opts *o, int *lfd,
-		 char name[NET_ADDRSTRLEN])
+void serve_listen_failed(const char *prog, const struct opts *o, int err)
 {
-	int ret = net_listen(o->host, o->port, 4096, lfd, name);
-
-	if (ret)
-		fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", sv->prog,
-			o->host, o->port,
-			ret == -EADDRINUSE ? "address already in use"
-					   : strerror(-ret));
-	return ret;
+	fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog, o->host,
+		o->port,
+		err == -EADDRINUSE ? "address already in use" : strerror(-err));
 }
 
 void serve_print_stats(const struct serve *sv)

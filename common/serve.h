@@ -62,12 +62,9 @@ int serve_timeout(const struct serve *sv, int64_t now);
  * resumes accepting (lstate is SERVE_LISTEN_ON again). */
 bool serve_timers(struct serve *sv, int64_t now);
 
-/*
- * serve_listen - net_listen on o->host:o->port; on failure print the one
- * line the contract asks for (address, port, cause) and return -errno.
- */
-int serve_listen(const struct serve *sv, const struct opts *o, int *lfd,
-		 char name[NET_ADDRSTRLEN]);
+/* serve_listen_failed - the one line the contract asks for when
+ * listening on o->host:o->port failed with err: address, port, cause. */
+void serve_listen_failed(const char *prog, const struct opts *o, int err);
 
 /* serve_print_stats - the "stats: ..." line on stderr, flushed. */
 void serve_print_stats(const struct serve *sv);

@@ -22,6 +22,7 @@
 #include "serve.h"
 #include "sig.h"
 #include "stats.h"
+#include "team.h"
 
 /* Tags 0 and 1 have generation 0, which no live connection ever has. */
 #define LOOP_TAG_LISTENER ((uint64_t)0)
@@ -51,7 +52,8 @@ struct loop {
 	struct conn_env env;
 	unsigned max_conns;
 	int lfd;
-	int sfd;
+	int sfd; /* signal or control pipe: sig_drain bytes */
+	struct team_member *tm;
 	bool accept_more; /* try accepting before the next blocking wait */
 	uint32_t pend_head; /* edge-triggered: connections with work left */
 	uint32_t pend_tail;
@@ -61,7 +63,7 @@ struct loop {
 static void loop_print_stats(struct loop *l)
 {
 	l->sv.st.bufs_live = l->env.cache.live;
-	serve_print_stats(&l->sv);
+	team_publish(l->tm, &l->sv.st);
 }
 
 /* Edge-triggered only: remember a connection that still has work. */
@@ -421,12 +423,13 @@ static int loop_serve(struct loop *l)
 
 /* Start-up warnings, printed once the listener exists so that a failure
  * to listen stays a single line. */
-static void loop_warn(const struct loop *l, const struct ready_config *cfg,
-		      unsigned long nofile)
+static void loop_warn(const struct loop *l, const struct ready_config *cfg)
 {
-	serve_warn_nofile(&l->sv, nofile, cfg->o.max_conns, l->max_conns);
+	const struct team_member *tm = l->tm;
+
+	serve_warn_nofile(&l->sv, tm->nofile, cfg->o.max_conns, tm->max_total);
 	if (l->fd_limit &&
-	    l->max_conns + SERVE_FD_RESERVE > (unsigned)l->fd_limit)
+	    tm->max_total + SERVE_FD_RESERVE > (unsigned)l->fd_limit)
 		fprintf(stderr,
 			"%s: warning: select watches descriptors below %d "
 			"only: connections beyond about %d are refused\n",
@@ -434,26 +437,32 @@ static void loop_warn(const struct loop *l, const struct ready_config *cfg,
 			l->fd_limit - SERVE_FD_RESERVE);
 }
 
-int ready_run(const struct ready_config *cfg, const char *prog)
+/* One loop of the team (common/team.h): the whole server with --threads 1. */
+static int ready_member(void *arg, struct team_member *tm)
 {
+	const struct ready_config *cfg = arg;
+	const char *prog = tm->prog;
 	struct loop *l;
-	char name[NET_ADDRSTRLEN];
-	unsigned long nofile;
+	char team[128];
 	uint32_t i;
 	int ret, rc = 1;
 
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
+		close(tm->lfd);
+		team_ready(tm, -ENOMEM);
 		return 1;
 	}
-	serve_init(&l->sv, prog, cfg->o.stats);
+	/* With threads, the main thread prints --stats lines for all. */
+	serve_init(&l->sv, prog, cfg->o.stats && cfg->o.threads == 1);
+	l->tm = tm;
 	l->edge = cfg->edge;
-	l->lfd = -1;
+	l->lfd = tm->lfd;
+	l->sfd = tm->ctl;
 	l->pend_head = POOL_NONE;
 	l->fd_limit = cfg->ops->fd_limit;
-	l->max_conns =
-	    net_fit_conns(cfg->o.max_conns, SERVE_FD_RESERVE, &nofile);
+	l->max_conns = tm->max_conns;
 
 	ret = pool_init(&l->pool, l->max_conns);
 	if (ret) {
@@ -467,40 +476,33 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 			strerror(-ret));
 		goto err_pool;
 	}
-	ret = cfg->ops->create(&l->p, (unsigned)nofile,
+	ret = cfg->ops->create(&l->p, (unsigned)tm->nofile,
 			       cfg->edge ? POLLER_EDGE : 0);
 	if (ret) {
 		fprintf(stderr, "%s: cannot create the %s poller: %s\n", prog,
 			cfg->ops->name, strerror(-ret));
 		goto err_env;
 	}
-	ret = serve_listen(&l->sv, &cfg->o, &l->lfd, name);
-	if (ret)
-		goto err_poller;
-	ret = sig_install();
-	if (ret < 0) {
-		fprintf(stderr, "%s: cannot set up signals: %s\n", prog,
-			strerror(-ret));
-		goto err_listen;
-	}
-	l->sfd = ret;
 	ret = l->p->ops->add(l->p, l->lfd, LOOP_TAG_LISTENER, POLLER_IN);
 	if (!ret)
 		ret = l->p->ops->add(l->p, l->sfd, LOOP_TAG_SIGNAL, POLLER_IN);
 	if (ret) {
 		fprintf(stderr, "%s: cannot watch the listener: %s\n", prog,
 			strerror(-ret));
-		goto err_sig;
+		goto err_poller;
 	}
 
-	printf("listening on %s\n", name);
-	fflush(stdout);
-	loop_warn(l, cfg, nofile);
-	fprintf(
-	    stderr,
-	    "%s: backend=%s trigger=%s max-conns=%u buf-size=%u nofile=%lu%s\n",
-	    prog, cfg->ops->name, cfg->edge ? "edge" : "level", l->max_conns,
-	    cfg->o.buf_size, nofile, cfg->o.stats ? " stats=1s" : "");
+	team_ready(tm, 0);
+	if (!tm->quiet) {
+		loop_warn(l, cfg);
+		team_describe(tm, team, sizeof(team));
+		fprintf(stderr,
+			"%s: backend=%s trigger=%s max-conns=%u buf-size=%u "
+			"nofile=%lu%s%s\n",
+			prog, cfg->ops->name, cfg->edge ? "edge" : "level",
+			tm->max_total, cfg->o.buf_size, tm->nofile,
+			cfg->o.stats ? " stats=1s" : "", team);
+	}
 
 	ret = loop_serve(l);
 	if (ret)
@@ -519,11 +521,12 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 			loop_close(l, &l->pool.slots[i]);
 	}
 	loop_print_stats(l);
-err_sig:
-	sig_close();
-err_listen:
-	if (l->lfd >= 0)
-		close(l->lfd);
+	l->p->ops->destroy(l->p);
+	conn_env_fini(&l->env);
+	pool_fini(&l->pool);
+	free(l);
+	return rc;
+
 err_poller:
 	l->p->ops->destroy(l->p);
 err_env:
@@ -531,6 +534,13 @@ err_env:
 err_pool:
 	pool_fini(&l->pool);
 err_free:
+	close(tm->lfd);
 	free(l);
-	return rc;
+	team_ready(tm, -EINVAL);
+	return 1;
+}
+
+int ready_run(const struct ready_config *cfg, const char *prog)
+{
+	return team_run(&cfg->o, prog, ready_member, (void *)cfg);
 }

@@ -119,6 +119,8 @@ static void check_defaults(const struct opts *o)
 	assert_int_equal(o->max_conns, OPTS_DEFAULT_MAX_CONNS);
 	assert_int_equal(o->buf_size, OPTS_DEFAULT_BUF_SIZE);
 	assert_false(o->stats);
+	assert_int_equal(o->threads, 1);
+	assert_int_equal(o->ncpus, 0);
 }
 
 static void test_defaults(void **state)
@@ -173,6 +175,38 @@ static void test_max_conns(void **state)
 	assert_int_equal(o.max_conns, 250);
 	assert_int_equal(parse(&o, "--max-conns", "1000000"), OPTS_RUN);
 	assert_int_equal(o.max_conns, OPTS_MAX_CONNS);
+}
+
+static void test_threads_cpus(void **state)
+{
+	struct opts o;
+
+	assert_int_equal(parse(&o, "--threads", "4"), OPTS_RUN);
+	assert_int_equal(o.threads, 4);
+	assert_int_equal(o.ncpus, 0);
+	assert_int_equal(parse(&o, "--threads=64", "--cpus", "0,2-3,7"),
+			 OPTS_RUN);
+	assert_int_equal(o.threads, 64);
+	assert_int_equal(o.ncpus, 4);
+	assert_int_equal(o.cpus[0], 0);
+	assert_int_equal(o.cpus[1], 2);
+	assert_int_equal(o.cpus[2], 3);
+	assert_int_equal(o.cpus[3], 7);
+	assert_int_equal(parse(&o, "--cpus", "1023"), OPTS_RUN);
+	assert_int_equal(o.cpus[0], 1023);
+	check_usage(parse(&o, "--threads", "0"));
+	check_usage(parse(&o, "--threads", "65"));
+	check_usage(parse(&o, "--threads", "2", "--max-conns", "1"));
+	check_usage(parse(&o, "--cpus", ""));
+	check_usage(parse(&o, "--cpus", "1,"));
+	check_usage(parse(&o, "--cpus", ",1"));
+	check_usage(parse(&o, "--cpus", "3-1"));
+	check_usage(parse(&o, "--cpus", "1024"));
+	check_usage(parse(&o, "--cpus", "-1"));
+	check_usage(parse(&o, "--cpus", "0-64"));
+	check_usage(parse(&o, "--cpus", "a"));
+	assert_int_equal(parse(&o, "--cpus", "0-63"), OPTS_RUN);
+	assert_int_equal(o.ncpus, 64);
 }
 
 static void test_buf_size(void **state)
@@ -501,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_max_conns),
+		cmocka_unit_test(test_threads_cpus),
 		cmocka_unit_test(test_buf_size),
 		cmocka_unit_test(test_stats_flag),
 		cmocka_unit_test(test_all_together),

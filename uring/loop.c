@@ -30,6 +30,7 @@
 #include "serve.h"
 #include "sig.h"
 #include "stats.h"
+#include "team.h"
 #include "ud.h"
 
 #define LOOP_STOP_MS 500 /* longest wait for cancelled requests at stop */
@@ -112,7 +113,8 @@ struct loop {
 	bool accept_cancelling;
 	unsigned max_conns;
 	int lfd;
-	int sfd;
+	int sfd; /* signal or control pipe: sig_drain bytes */
+	struct team_member *tm;
 	bool accept_armed;
 	bool sig_armed;
 	bool stopping;
@@ -136,7 +138,7 @@ static void loop_refresh_stats(struct loop *l)
 static void loop_print_stats(struct loop *l)
 {
 	loop_refresh_stats(l);
-	serve_print_stats(&l->sv);
+	team_publish(l->tm, &l->sv.st);
 }
 
 /* An SQE counted as in flight, or NULL (fatal: kept in l->r.err). The
@@ -1001,10 +1003,10 @@ static void loop_stop(struct loop *l)
 
 /* Start-up warnings, printed once the listener exists so that a failure
  * to listen stays a single line. */
-static void loop_warn(const struct loop *l, const struct uring_config *cfg,
-		      unsigned long nofile)
+static void loop_warn(const struct loop *l, const struct uring_config *cfg)
 {
-	serve_warn_nofile(&l->sv, nofile, cfg->o.max_conns, l->max_conns);
+	serve_warn_nofile(&l->sv, l->tm->nofile, cfg->o.max_conns,
+			  l->tm->max_total);
 }
 
 static void loop_fail(struct loop *l, int err)
@@ -1163,26 +1165,34 @@ static int loop_setup_features(struct loop *l, const struct uring_config *cfg,
 	return 0;
 }
 
-int uring_run(const struct uring_config *cfg, const char *prog)
+/* One loop of the team (common/team.h): the whole server with --threads 1. */
+static int uring_member(void *arg, struct team_member *tm)
 {
 	static const uint8_t timeout_op[] = { IORING_OP_TIMEOUT };
+	const struct uring_config *cfg = arg;
+	const char *prog = tm->prog;
 	struct ring_config rcfg;
-	char name[NET_ADDRSTRLEN], why[512], desc[384], note[512] = "";
-	char feat[96];
-	unsigned long nofile;
+	char why[512], desc[384], note[512] = "";
+	char feat[96], team[128];
+	unsigned long nofile = tm->nofile;
+	bool ready = false;
 	struct loop *l;
 	int ret, fl, rc = 1;
 
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
+		close(tm->lfd);
+		team_ready(tm, -ENOMEM);
 		return 1;
 	}
-	serve_init(&l->sv, prog, cfg->o.stats);
+	/* With threads, the main thread prints --stats lines for all. */
+	serve_init(&l->sv, prog, cfg->o.stats && cfg->o.threads == 1);
 	l->mode = &loop_modes[cfg->mode];
-	l->lfd = -1;
-	l->max_conns =
-	    net_fit_conns(cfg->o.max_conns, SERVE_FD_RESERVE, &nofile);
+	l->tm = tm;
+	l->lfd = tm->lfd;
+	l->sfd = tm->ctl;
+	l->max_conns = tm->max_conns;
 
 	ret = pool_init(&l->pool, l->max_conns);
 	if (ret) {
@@ -1255,9 +1265,6 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		goto err_ring;
 	}
 
-	ret = serve_listen(&l->sv, &cfg->o, &l->lfd, name);
-	if (ret)
-		goto err_cqes;
 	/* On an O_NONBLOCK listener some kernels complete an accept with
 	 * -EAGAIN instead of waiting for a connection (liburing issue #364);
 	 * io_uring never blocks the thread on a blocking socket anyway. */
@@ -1265,28 +1272,23 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	if (fl < 0 || fcntl(l->lfd, F_SETFL, fl & ~O_NONBLOCK)) {
 		fprintf(stderr, "%s: cannot set up the listener: %s\n", prog,
 			strerror(errno));
-		goto err_listen;
+		goto err_cqes;
 	}
-	ret = sig_install();
-	if (ret < 0) {
-		fprintf(stderr, "%s: cannot set up signals: %s\n", prog,
-			strerror(-ret));
-		goto err_listen;
-	}
-	l->sfd = ret;
 	l->sv.lstate = SERVE_LISTEN_ON;
 	l->mode->arm_accept(l);
 	loop_arm_signal(l);
 	if (l->r.err) {
 		fprintf(stderr, "%s: cannot submit to the io_uring: %s\n", prog,
 			strerror(-l->r.err));
-		goto err_sig;
+		goto err_cqes;
 	}
 
-	printf("listening on %s\n", name);
-	fflush(stdout);
-	loop_warn(l, cfg, nofile);
+	team_ready(tm, 0);
+	ready = true;
 	ring_describe(&l->r, desc, sizeof(desc));
+	if (tm->quiet)
+		goto serve;
+	loop_warn(l, cfg);
 	if (note[0]) {
 		/* The default mode fell back: say why, once. */
 		fprintf(stderr, "%s: multishot unavailable (%s): using basic\n",
@@ -1297,11 +1299,13 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		snprintf(note, sizeof(note), " bufs=%ux%u max-held=%u",
 			 l->br.count, l->br.size, l->br.segs.max_held);
 	loop_describe(l, feat, sizeof(feat));
+	team_describe(tm, team, sizeof(team));
 	fprintf(stderr,
-		"%s: mode=%s %s max-conns=%u buf-size=%u%s%s nofile=%lu%s\n",
-		prog, l->mode->name, desc, l->max_conns, cfg->o.buf_size, note,
-		feat, nofile, cfg->o.stats ? " stats=1s" : "");
+		"%s: mode=%s %s max-conns=%u buf-size=%u%s%s nofile=%lu%s%s\n",
+		prog, l->mode->name, desc, tm->max_total, cfg->o.buf_size, note,
+		feat, nofile, cfg->o.stats ? " stats=1s" : "", team);
 
+serve:
 	ret = loop_serve(l);
 	if (ret)
 		loop_fail(l, ret);
@@ -1309,10 +1313,6 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		rc = 0;
 	loop_stop(l);
 	loop_print_stats(l);
-err_sig:
-	sig_close();
-err_listen:
-	close(l->lfd);
 err_cqes:
 	free(l->cqes);
 err_ring:
@@ -1328,6 +1328,14 @@ err_tx_len:
 err_pool:
 	pool_fini(&l->pool);
 err_free:
+	close(tm->lfd);
+	if (!ready)
+		team_ready(tm, -EINVAL);
 	free(l);
 	return rc;
+}
+
+int uring_run(const struct uring_config *cfg, const char *prog)
+{
+	return team_run(&cfg->o, prog, uring_member, (void *)cfg);
 }

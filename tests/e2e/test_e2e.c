@@ -1470,6 +1470,64 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* --- 18. spread (rows with --threads 2) -------------------------------- */
+
+/* Read "threads: accepted=A,B" from the server's stderr. */
+static int spread_of(const char *err, long long *acc, int max)
+{
+	const char *p = err ? strstr(err, "threads: accepted=") : NULL;
+	int n = 0;
+	char *end;
+
+	if (!p)
+		return 0;
+	p += strlen("threads: accepted=");
+	while (n < max) {
+		acc[n++] = strtoll(p, &end, 10);
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	return n;
+}
+
+/* The kernel spreads connections over the loops' SO_REUSEPORT listeners:
+ * every loop serves, the counters are summed, SIGTERM stops all loops. */
+static void t_spread(void **state)
+{
+	enum { NC = 64 };
+	struct h_srv *s =
+	    start_args(0, ARGV("--port", "0", "--max-conns", "1000"));
+	long long acc[8], sum = 0;
+	int fds[NC], n;
+
+	for (int i = 0; i < NC; i++) {
+		fds[i] = conn(s->port);
+		echo_ok(fds[i], 100u + (uint64_t)i, "threaded echo");
+	}
+	CHECK(h_srv_stats(s, 2000) == 0, "no stats line after SIGUSR1");
+	CHECK(h_srv_stat(s, "active") == NC,
+	      "expected active == %d summed over the loops, got %lld", NC,
+	      h_srv_stat(s, "active"));
+	for (int i = 0; i < NC; i++)
+		close(fds[i]);
+	finish(s);
+	CHECK(h_srv_stat(s, "accepted") == NC,
+	      "expected accepted == %d in the final stats, got %lld", NC,
+	      h_srv_stat(s, "accepted"));
+	n = spread_of(s->err, acc, 8);
+	CHECK(n >= 2, "expected a 'threads: accepted=A,B' line, got %d loops",
+	      n);
+	for (int i = 0; i < n; i++) {
+		print_message("loop %d accepted %lld\n", i, acc[i]);
+		CHECK(acc[i] > 0, "loop %d accepted no connection of %d", i,
+		      NC);
+		sum += acc[i];
+	}
+	CHECK(sum == NC, "the loops accepted %lld in all, expected %d", sum,
+	      NC);
+}
+
 static const struct {
 	const char *name;
 	CMUnitTestFunction fn;
@@ -1491,6 +1549,7 @@ static const struct {
 	{ "no_leak", t_no_leak },
 	{ "stress", t_stress },
 	{ "signal_storm", t_signal_storm },
+	{ "spread", t_spread },
 };
 
 static int usage(void)

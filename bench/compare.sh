@@ -11,7 +11,11 @@
 #
 #   bench/compare.sh [--quick|--smoke] [--repeats N] [--duration S]
 #                    [--warmup S] [--servers a,b,...] [--out DIR]
-#                    [--build DIR] [--no-build]
+#                    [--build DIR] [--no-build] [--threads LIST|none]
+#
+# --threads: the threads sweep, epoll and uring-multishot with --threads T
+# for each T of LIST (default "1 2" on 2-3 CPUs, up to half the CPUs on
+# more; "none" skips it).
 #
 # Only loopback is used; every process started here is ended here, by PID.
 set -euo pipefail
@@ -25,9 +29,11 @@ only=""
 out=""
 build="$top/build-release"
 no_build=0
+threads_list=""
+threads_conns=256
 
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -42,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-build) no_build=1 ;;
+	--threads) threads_list=${2//,/ }; shift ;;
 	-h | --help) usage ;;
 	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -55,6 +62,7 @@ quick)
 	modes="pingpong"
 	idle_list="0 2000"
 	mem_n=2000
+	[ -n "$threads_list" ] || threads_list=none
 	repeats=1
 	duration=1
 	warmup=0.3
@@ -65,6 +73,7 @@ smoke)
 	modes="pingpong pipeline"
 	idle_list="0 200"
 	mem_n=200
+	[ -n "$threads_list" ] || threads_list=none
 	repeats=1
 	duration=0.3
 	warmup=0.1
@@ -370,6 +379,66 @@ for cell in "${cells[@]}"; do
 	done
 done
 echo >&2
+
+# --- threads sweep -------------------------------------------------------------
+# epoll and uring-multishot with --threads T: the server's loops pinned to
+# CPUs 1..T and the generator, with as many threads, to the CPUs after
+# them, when the machine has the cores; on 2-3 CPUs the loops and the
+# generator share CPUs and the rows say so. Rows go to raw.csv as cell
+# threads-c$threads_conns-s64; T = 1 keeps the plain names.
+if [ -z "$threads_list" ]; then
+	if [ "$ncpu" -ge 4 ]; then
+		threads_list=$(seq -s ' ' 1 $((ncpu / 2)))
+	else
+		threads_list="1 2"
+	fi
+fi
+if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
+	saved_pin_srv=("${pin_srv[@]}")
+	saved_gen_pin=("${gen_pin[@]}")
+	tcell="threads-c$threads_conns-s64"
+	tentries=()
+	for t in $threads_list; do
+		sfx=""
+		[ "$t" -gt 1 ] && sfx="-t$t"
+		tentries+=("$t|epoll$sfx|ready|$ready --backend epoll --threads $t")
+		[ -x "$uring" ] && tentries+=("$t|uring-multishot$sfx|uring|$uring --mode multishot --threads $t")
+	done
+	total=$((total + ${#tentries[@]} * repeats))
+	for r in $(seq "$repeats"); do
+		n=${#tentries[@]}
+		for k in $(seq 0 $((n - 1))); do
+			te=${tentries[$(( (k + r - 1) % n ))]}
+			t=${te%%|*}
+			entry=${te#*|}
+			if [ $((2 * t)) -le "$ncpu" ]; then
+				scpus="1-$t"
+				[ "$t" -eq 1 ] && scpus=1
+				gcpus="0"
+				[ "$t" -gt 1 ] && gcpus="0,$((t + 1))-$((2 * t - 1))"
+				tnote=""
+			else
+				scpus="0-$((ncpu - 1))"
+				[ "$t" -eq 1 ] && scpus=1
+				gcpus=0
+				tnote="loops share CPUs with the generator ($ncpu CPUs)"
+			fi
+			pin_srv=(taskset -c "$scpus")
+			gen_pin=(--cpu "$gcpus" --threads "$t")
+			progress "${entry%%|*}" "$tcell"
+			run_one "$entry" "$tcell" "$r" threads "$threads_conns" 64 0 \
+				--mode pingpong --conns "$threads_conns" --size 64
+			if [ -n "$tnote" ] && [ "$t" -gt 1 ]; then
+				# The note column is the last one of the row just written.
+				sed -i '$ s/,$/,'"$tnote"'/' "$raw"
+			fi
+			done_runs=$((done_runs + 1))
+		done
+	done
+	pin_srv=("${saved_pin_srv[@]}")
+	gen_pin=("${saved_gen_pin[@]}")
+	echo >&2
+fi
 
 # --- memory per idle connection ---------------------------------------------------
 mem="$out/memory.csv"

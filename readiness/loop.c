@@ -235,7 +235,10 @@ static void loop_service(struct loop *l, struct pool_slot *s)
 				conn_shut_done(c);
 			w = conn_wants(c);
 		}
-		if (!moved)
+		/* Another round only if it can move bytes: a short recv or
+		 * send already said the socket has nothing more for now. */
+		if (!moved || !(((w & CONN_WANT_READ) && (s->io & IO_RD)) ||
+				((w & CONN_WANT_WRITE) && (s->io & IO_WR))))
 			break;
 	}
 	if (!w) {

@@ -9,11 +9,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 #include "loop.h"
@@ -442,7 +442,7 @@ int ready_run(const struct ready_config *cfg, const char *prog)
 	uint32_t i;
 	int ret, rc = 1;
 
-	l = calloc(1, sizeof(*l));
+	l = alloc_calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
@@ -531,6 +531,6 @@ err_env:
 err_pool:
 	pool_fini(&l->pool);
 err_free:
-	free(l);
+	alloc_free(l);
 	return rc;
 }

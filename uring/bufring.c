@@ -6,10 +6,10 @@
  * bufring_publish moves the tail once per loop iteration.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "alloc.h"
 #include "bufring.h"
 
 static void *bufring_map(size_t bytes)
@@ -41,9 +41,9 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 	b->mem = bufring_map(b->mem_bytes);
 	if (!b->mem)
 		goto err_unmap_ring;
-	b->segs.len = calloc(count, sizeof(*b->segs.len));
-	b->segs.next = calloc(count, sizeof(*b->segs.next));
-	b->succ = calloc(count, sizeof(*b->succ));
+	b->segs.len = alloc_calloc(count, sizeof(*b->segs.len));
+	b->segs.next = alloc_calloc(count, sizeof(*b->segs.next));
+	b->succ = alloc_calloc(count, sizeof(*b->succ));
 	if (!b->segs.len || !b->segs.next || !b->succ)
 		goto err_free_tables;
 	b->segs.base = b->mem;
@@ -65,9 +65,9 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
 	return 0;
 
 err_free_tables:
-	free(b->segs.len);
-	free(b->segs.next);
-	free(b->succ);
+	alloc_free(b->segs.len);
+	alloc_free(b->segs.next);
+	alloc_free(b->succ);
 	munmap(b->mem, b->mem_bytes);
 err_unmap_ring:
 	munmap(b->br, b->br_bytes);
@@ -99,9 +99,9 @@ void bufring_free(struct bufring *b, struct io_uring *ring)
 	if (!b->br)
 		return;
 	io_uring_unregister_buf_ring(ring, b->bgid);
-	free(b->segs.len);
-	free(b->segs.next);
-	free(b->succ);
+	alloc_free(b->segs.len);
+	alloc_free(b->segs.next);
+	alloc_free(b->succ);
 	munmap(b->mem, b->mem_bytes);
 	munmap(b->br, b->br_bytes);
 	memset(b, 0, sizeof(*b));

@@ -13,12 +13,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 #include "loop.h"
@@ -880,8 +880,8 @@ static void loop_reap(void *ctx)
 	{
 		if (l->ncqe == l->cqe_cap) {
 			/* Leave the rest on the CQ if memory runs out. */
-			grown =
-			    realloc(l->cqes, 2 * sizeof(*grown) * l->cqe_cap);
+			grown = alloc_realloc(l->cqes,
+					      2 * sizeof(*grown) * l->cqe_cap);
 			if (!grown)
 				break;
 			l->cqes = grown;
@@ -1173,7 +1173,7 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	struct loop *l;
 	int ret, fl, rc = 1;
 
-	l = calloc(1, sizeof(*l));
+	l = alloc_calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
@@ -1190,8 +1190,8 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 			prog, l->max_conns, strerror(-ret));
 		goto err_free;
 	}
-	l->tx_len = calloc(l->max_conns, sizeof(*l->tx_len));
-	l->tx_res = calloc(l->max_conns, sizeof(*l->tx_res));
+	l->tx_len = alloc_calloc(l->max_conns, sizeof(*l->tx_len));
+	l->tx_res = alloc_calloc(l->max_conns, sizeof(*l->tx_res));
 	if (!l->tx_len || !l->tx_res) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(ENOMEM));
@@ -1249,7 +1249,7 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 		}
 	}
 	l->cqe_cap = l->r.cq_entries;
-	l->cqes = calloc(l->cqe_cap, sizeof(*l->cqes));
+	l->cqes = alloc_calloc(l->cqe_cap, sizeof(*l->cqes));
 	if (!l->cqes) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto err_ring;
@@ -1314,7 +1314,7 @@ err_sig:
 err_listen:
 	close(l->lfd);
 err_cqes:
-	free(l->cqes);
+	alloc_free(l->cqes);
 err_ring:
 	if (l->br_live && l->ring_live)
 		bufring_free(&l->br, &l->r.ring);
@@ -1323,11 +1323,11 @@ err_ring:
 err_env:
 	conn_env_fini(&l->env);
 err_tx_len:
-	free(l->tx_len);
-	free(l->tx_res);
+	alloc_free(l->tx_len);
+	alloc_free(l->tx_res);
 err_pool:
 	pool_fini(&l->pool);
 err_free:
-	free(l);
+	alloc_free(l);
 	return rc;
 }

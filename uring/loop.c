@@ -1061,10 +1061,20 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 			 "--mode multishot: multishot recv needs Linux 6.0");
 		goto fallback;
 	}
-	ret = bufring_setup(&l->br, &l->r.ring, MS_BGID, cfg->bufs, size);
+	ret = bufring_setup(&l->br, cfg->bufs, size);
+	if (ret) {
+		snprintf(note, notelen,
+			 "cannot allocate a buffer ring of %u x %u bytes: %s",
+			 cfg->bufs, size, strerror(-ret));
+		goto fallback;
+	}
+	ret = bufring_register(&l->br, &l->r.ring, MS_BGID);
 	if (ret) {
 		char what[96];
 
+		/* Only the registration is charged to RLIMIT_MEMLOCK: an
+		 * -ENOMEM from bufring_setup is plain lack of memory. */
+		bufring_free(&l->br, NULL);
 		snprintf(what, sizeof(what),
 			 "cannot register a buffer ring of %u x %u bytes",
 			 cfg->bufs, size);
@@ -1195,7 +1205,8 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	if (!l->tx_len || !l->tx_res) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(ENOMEM));
-		goto err_pool;
+		/* One of the two may have been allocated. */
+		goto err_tx_len;
 	}
 	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
 	if (ret) {
@@ -1251,7 +1262,9 @@ int uring_run(const struct uring_config *cfg, const char *prog)
 	l->cqe_cap = l->r.cq_entries;
 	l->cqes = alloc_calloc(l->cqe_cap, sizeof(*l->cqes));
 	if (!l->cqes) {
-		fprintf(stderr, "%s: out of memory\n", prog);
+		fprintf(stderr,
+			"%s: cannot allocate a batch of %u completions: %s\n",
+			prog, l->cqe_cap, strerror(ENOMEM));
 		goto err_ring;
 	}
 
@@ -1316,8 +1329,10 @@ err_listen:
 err_cqes:
 	alloc_free(l->cqes);
 err_ring:
-	if (l->br_live && l->ring_live)
-		bufring_free(&l->br, &l->r.ring);
+	/* A ring torn down at stop (loop_stop) took the registration with
+	 * it; the buffers and tables are still ours to free. */
+	if (l->br_live)
+		bufring_free(&l->br, l->ring_live ? &l->r.ring : NULL);
 	if (l->ring_live)
 		ring_exit(&l->r);
 err_env:
@@ -1325,7 +1340,6 @@ err_env:
 err_tx_len:
 	alloc_free(l->tx_len);
 	alloc_free(l->tx_res);
-err_pool:
 	pool_fini(&l->pool);
 err_free:
 	alloc_free(l);

@@ -96,6 +96,7 @@ if [ "$no_build" -eq 0 ]; then
 		[ ! -x "$build/bench/echo-load" ]; then
 		echo "compare.sh: building a release build in $build" >&2
 		meson setup "$build" "$top" --buildtype=release -Dtests=false \
+			-Dalloc_fault=false \
 			>"$out/logs/build.log" 2>&1
 	fi
 	ninja -C "$build" >>"$out/logs/build.log" 2>&1

@@ -2,13 +2,13 @@
 /*
  * buf.c - the byte ring and its chunk cache.
  *
- * Arithmetic only; the one allocation call is malloc/free for chunks, made
- * only when the cache is empty or full. See docs/design.md for invariants.
+ * Arithmetic only; chunks are allocated (alloc.h) only when the cache is
+ * empty and freed only when it is full. See docs/design.md for invariants.
  */
 #include <assert.h>
 #include <errno.h>
-#include <stdlib.h>
 
+#include "alloc.h"
 #include "buf.h"
 
 int buf_cache_init(struct buf_cache *bc, uint32_t size, uint32_t keep)
@@ -21,7 +21,7 @@ int buf_cache_init(struct buf_cache *bc, uint32_t size, uint32_t keep)
 	if (size == 0)
 		return -EINVAL;
 	if (keep) {
-		bc->free = calloc(keep, sizeof(*bc->free));
+		bc->free = alloc_calloc(keep, sizeof(*bc->free));
 		if (!bc->free)
 			return -ENOMEM;
 	}
@@ -32,8 +32,8 @@ void buf_cache_fini(struct buf_cache *bc)
 {
 	assert(bc->live == 0);
 	while (bc->nfree)
-		free(bc->free[--bc->nfree]);
-	free(bc->free);
+		alloc_free(bc->free[--bc->nfree]);
+	alloc_free(bc->free);
 	bc->free = NULL;
 }
 
@@ -44,7 +44,7 @@ int buf_attach(struct buf *b, struct buf_cache *bc)
 	if (bc->nfree) {
 		b->data = bc->free[--bc->nfree];
 	} else {
-		b->data = malloc(bc->size);
+		b->data = alloc_malloc(bc->size);
 		if (!b->data)
 			return -ENOMEM;
 	}
@@ -62,7 +62,7 @@ void buf_detach(struct buf *b, struct buf_cache *bc)
 	if (bc->nfree < bc->keep)
 		bc->free[bc->nfree++] = b->data;
 	else
-		free(b->data);
+		alloc_free(b->data);
 	b->data = NULL;
 	b->head = 0;
 	bc->live--;

@@ -7,8 +7,8 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <stdlib.h>
 
+#include "alloc.h"
 #include "pool.h"
 
 int pool_init(struct pool *p, uint32_t cap)
@@ -22,7 +22,7 @@ int pool_init(struct pool *p, uint32_t cap)
 	p->next_gen = 1;
 	if (cap == 0 || cap >= POOL_NONE)
 		return -EINVAL;
-	p->slots = calloc(cap, sizeof(*p->slots));
+	p->slots = alloc_calloc(cap, sizeof(*p->slots));
 	if (!p->slots)
 		return -ENOMEM;
 	p->cap = cap;
@@ -37,7 +37,7 @@ int pool_init(struct pool *p, uint32_t cap)
 
 void pool_fini(struct pool *p)
 {
-	free(p->slots);
+	alloc_free(p->slots);
 	p->slots = NULL;
 	p->cap = 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "sig.h"
 #include "team.h"
@@ -38,6 +39,7 @@ struct team {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned nready, nfailed; /* set-up reports */
+	int go; /* 0 until all reported; then 1 serve, -1 tear down */
 	unsigned round; /* counters requested; members answer in seen[] */
 	unsigned *seen;
 	bool *done; /* member returned */
@@ -86,23 +88,28 @@ void team_publish(struct team_member *tm, const struct stats *st)
 	pthread_mutex_unlock(&t->mu);
 }
 
-void team_ready(struct team_member *tm, int err)
+int team_ready(struct team_member *tm, int err)
 {
 	struct team *t = tm->team;
+	int go;
 
 	if (t->n == 1) {
-		if (!err) {
-			printf("listening on %s\n", tm->name);
-			fflush(stdout);
-		}
-		return;
+		if (err)
+			return -ECANCELED;
+		printf("listening on %s\n", tm->name);
+		fflush(stdout);
+		return 0;
 	}
 	pthread_mutex_lock(&t->mu);
 	t->nready++;
 	if (err)
 		t->nfailed++;
 	pthread_cond_broadcast(&t->cv);
+	while (!t->go)
+		pthread_cond_wait(&t->cv, &t->mu);
+	go = t->go;
 	pthread_mutex_unlock(&t->mu);
+	return go > 0 ? 0 : -ECANCELED;
 }
 
 void team_describe(const struct team_member *tm, char *buf, size_t len)
@@ -326,6 +333,8 @@ static int team_start(struct team *t, const char *prog, int sfd,
 		pthread_cond_wait(&t->cv, &t->mu);
 	if (t->nfailed)
 		rc = 1;
+	t->go = rc ? -1 : 1;
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 
 	if (!rc) {
@@ -354,9 +363,9 @@ static int team_run_many(struct team *t, const char *prog)
 	int *lfds, fds[2], sfd, ret, rc = 1;
 	unsigned i, made = 0;
 
-	t->seen = calloc(t->n, sizeof(*t->seen));
-	t->done = calloc(t->n, sizeof(*t->done));
-	lfds = calloc(t->n, sizeof(*lfds));
+	t->seen = alloc_calloc(t->n, sizeof(*t->seen));
+	t->done = alloc_calloc(t->n, sizeof(*t->done));
+	lfds = alloc_calloc(t->n, sizeof(*lfds));
 	if (!t->seen || !t->done || !lfds) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto out_free;
@@ -403,9 +412,9 @@ out_pipes:
 	close(t->done_pipe[0]);
 	close(t->done_pipe[1]);
 out_free:
-	free(lfds);
-	free(t->seen);
-	free(t->done);
+	alloc_free(lfds);
+	alloc_free(t->seen);
+	alloc_free(t->done);
 	return rc;
 }
 
@@ -416,7 +425,7 @@ int team_run(const struct opts *o, const char *prog, team_fn fn, void *cfg)
 	unsigned total, i;
 	int rc;
 
-	t.m = calloc(t.n, sizeof(*t.m));
+	t.m = alloc_calloc(t.n, sizeof(*t.m));
 	if (!t.m) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
@@ -447,6 +456,6 @@ int team_run(const struct opts *o, const char *prog, team_fn fn, void *cfg)
 	rc = t.n == 1 ? team_run_one(&t, prog) : team_run_many(&t, prog);
 	pthread_cond_destroy(&t.cv);
 	pthread_mutex_destroy(&t.mu);
-	free(t.m);
+	alloc_free(t.m);
 	return rc;
 }

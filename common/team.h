@@ -63,11 +63,15 @@ typedef int (*team_fn)(void *cfg, struct team_member *tm);
  */
 int team_run(const struct opts *o, const char *prog, team_fn fn, void *cfg);
 
-/* team_ready - a member's set-up is over: err 0 (serving) or -errno (it
- * printed why and will return 1). The "listening on" line is printed
- * once every member said 0: here with one thread, else by the main
- * thread. */
-void team_ready(struct team_member *tm, int err);
+/*
+ * team_ready - a member's set-up is over: err 0 (ready) or -errno (it
+ * printed why and will return 1). Waits until every member has reported.
+ * Returns 0 if all are ready: the member serves (the "listening on" line
+ * is printed once, here with one thread, else by the main thread).
+ * Returns -ECANCELED if any failed: the member tears down without a word,
+ * so that the failure stays one line.
+ */
+int team_ready(struct team_member *tm, int err);
 
 /* team_publish - hand a member's counters to the main thread, which sums
  * them into the stats line. With one thread, print the line directly. */

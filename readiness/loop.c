@@ -9,11 +9,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 #include "loop.h"
@@ -450,7 +450,7 @@ static int ready_member(void *arg, struct team_member *tm)
 	uint32_t i;
 	int ret, rc = 1;
 
-	l = calloc(1, sizeof(*l));
+	l = alloc_calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		close(tm->lfd);
@@ -495,7 +495,11 @@ static int ready_member(void *arg, struct team_member *tm)
 		goto err_poller;
 	}
 
-	team_ready(tm, 0);
+	if (team_ready(tm, 0)) {
+		/* Another loop failed to set up: stop before serving. */
+		rc = 0;
+		goto stop;
+	}
 	if (!tm->quiet) {
 		loop_warn(l, cfg);
 		team_describe(tm, team, sizeof(team));
@@ -514,6 +518,7 @@ static int ready_member(void *arg, struct team_member *tm)
 	else
 		rc = 0;
 
+stop:
 	/* Stop accepting, then close every connection. */
 	l->sv.lstate = SERVE_LISTEN_OFF;
 	l->p->ops->del(l->p, l->lfd);
@@ -527,7 +532,7 @@ static int ready_member(void *arg, struct team_member *tm)
 	l->p->ops->destroy(l->p);
 	conn_env_fini(&l->env);
 	pool_fini(&l->pool);
-	free(l);
+	alloc_free(l);
 	return rc;
 
 err_poller:
@@ -538,7 +543,7 @@ err_pool:
 	pool_fini(&l->pool);
 err_free:
 	close(tm->lfd);
-	free(l);
+	alloc_free(l);
 	team_ready(tm, -EINVAL);
 	return 1;
 }

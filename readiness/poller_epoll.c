@@ -6,10 +6,10 @@
  * use ep_ (as fs/eventpoll.c does): epoll_create, _ctl and _wait are libc's.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "poller.h"
 
 /* Events fetched per wait; a larger max is clamped to this. */
@@ -32,14 +32,14 @@ static int ep_create(struct poller **pp, unsigned max_fds, unsigned flags)
 
 	if (flags & ~POLLER_EDGE)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = alloc_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0) {
 		int err = -errno;
 
-		free(s);
+		alloc_free(s);
 		return err;
 	}
 	s->base.ops = &poller_epoll_ops;
@@ -53,7 +53,7 @@ static void ep_destroy(struct poller *p)
 	struct ep_poller *s = ep_state(p);
 
 	close(s->epfd);
-	free(s);
+	alloc_free(s);
 }
 
 static int ep_ctl(struct poller *p, int op, int fd, uint64_t tag,

@@ -6,8 +6,8 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
 
+#include "alloc.h"
 #include "poller.h"
 
 #define POLL_MIN_CAP 64u
@@ -46,7 +46,7 @@ static int poll_grow_idx(struct poll_poller *s, unsigned len)
 
 	if (len <= s->idx_len)
 		return 0;
-	idx = realloc(s->idx, (size_t)len * sizeof(*idx));
+	idx = alloc_realloc(s->idx, (size_t)len * sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
 	for (i = s->idx_len; i < len; i++)
@@ -63,11 +63,11 @@ static int poll_grow_fds(struct poll_poller *s, unsigned cap)
 
 	if (cap <= s->cap)
 		return 0;
-	fds = realloc(s->fds, (size_t)cap * sizeof(*fds));
+	fds = alloc_realloc(s->fds, (size_t)cap * sizeof(*fds));
 	if (!fds)
 		return -ENOMEM;
 	s->fds = fds;
-	tags = realloc(s->tags, (size_t)cap * sizeof(*tags));
+	tags = alloc_realloc(s->tags, (size_t)cap * sizeof(*tags));
 	if (!tags)
 		return -ENOMEM;
 	s->tags = tags;
@@ -79,10 +79,10 @@ static void poll_destroy(struct poller *p)
 {
 	struct poll_poller *s = poll_state(p);
 
-	free(s->fds);
-	free(s->tags);
-	free(s->idx);
-	free(s);
+	alloc_free(s->fds);
+	alloc_free(s->tags);
+	alloc_free(s->idx);
+	alloc_free(s);
 }
 
 static int poll_create(struct poller **pp, unsigned max_fds, unsigned flags)
@@ -93,7 +93,7 @@ static int poll_create(struct poller **pp, unsigned max_fds, unsigned flags)
 
 	if (flags)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = alloc_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &poller_poll_ops;

@@ -7,9 +7,9 @@
  * or writable, and an fd added with no events is never reported.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/select.h>
 
+#include "alloc.h"
 #include "poller.h"
 
 struct select_poller {
@@ -33,7 +33,7 @@ static int select_create(struct poller **pp, unsigned max_fds, unsigned flags)
 
 	if (flags)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = alloc_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &poller_select_ops;
@@ -48,7 +48,7 @@ static int select_create(struct poller **pp, unsigned max_fds, unsigned flags)
 
 static void select_destroy(struct poller *p)
 {
-	free(p);
+	alloc_free(p);
 }
 
 static void select_set(struct select_poller *s, int fd, uint64_t tag,

@@ -2,14 +2,16 @@
 /*
  * bufring.c - map, register, refill and free the provided-buffer ring.
  *
- * Buffers are recycled in batches: bufring_put writes the entry, and
- * bufring_publish moves the tail once per loop iteration.
+ * Set up in two steps, so that running out of memory (setup) and being
+ * refused the registration (register: locked memory, old kernels) are
+ * told apart. Buffers are recycled in batches: bufring_put writes the
+ * entry, and bufring_publish moves the tail once per loop iteration.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "alloc.h"
 #include "bufring.h"
 
 static void *bufring_map(size_t bytes)
@@ -20,60 +22,61 @@ static void *bufring_map(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
-		  uint32_t count, uint32_t size)
+int bufring_setup(struct bufring *b, uint32_t count, uint32_t size)
 {
-	struct io_uring_buf_reg reg;
-	uint32_t i;
-	int ret = -ENOMEM;
-
 	memset(b, 0, sizeof(*b));
 	if (!count || count > 32768 || (count & (count - 1)) || !size)
 		return -EINVAL;
 	b->count = count;
 	b->size = size;
-	b->bgid = bgid;
 	b->br_bytes = (size_t)count * sizeof(struct io_uring_buf);
 	b->mem_bytes = (size_t)count * size;
+	b->segs.len = alloc_calloc(count, sizeof(*b->segs.len));
+	b->segs.next = alloc_calloc(count, sizeof(*b->segs.next));
+	b->succ = alloc_calloc(count, sizeof(*b->succ));
+	if (!b->segs.len || !b->segs.next || !b->succ)
+		goto err_free_tables;
 	b->br = bufring_map(b->br_bytes);
 	if (!b->br)
-		goto err;
+		goto err_free_tables;
 	b->mem = bufring_map(b->mem_bytes);
 	if (!b->mem)
 		goto err_unmap_ring;
-	b->segs.len = calloc(count, sizeof(*b->segs.len));
-	b->segs.next = calloc(count, sizeof(*b->segs.next));
-	b->succ = calloc(count, sizeof(*b->succ));
-	if (!b->segs.len || !b->segs.next || !b->succ)
-		goto err_free_tables;
 	b->segs.base = b->mem;
 	b->segs.size = size;
 	b->segs.count = count;
+	return 0;
+
+err_unmap_ring:
+	munmap(b->br, b->br_bytes);
+err_free_tables:
+	alloc_free(b->segs.len);
+	alloc_free(b->segs.next);
+	alloc_free(b->succ);
+	memset(b, 0, sizeof(*b));
+	return -ENOMEM;
+}
+
+int bufring_register(struct bufring *b, struct io_uring *ring, uint16_t bgid)
+{
+	struct io_uring_buf_reg reg;
+	uint32_t i;
+	int ret;
 
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)b->br;
-	reg.ring_entries = count;
+	reg.ring_entries = b->count;
 	reg.bgid = bgid;
 	ret = io_uring_register_buf_ring(ring, &reg, 0);
 	if (ret)
-		goto err_free_tables;
-
+		return ret;
+	b->bgid = bgid;
+	b->registered = true;
 	io_uring_buf_ring_init(b->br);
-	for (i = 0; i < count; i++)
+	for (i = 0; i < b->count; i++)
 		bufring_put(b, (uint16_t)i);
 	bufring_publish(b);
 	return 0;
-
-err_free_tables:
-	free(b->segs.len);
-	free(b->segs.next);
-	free(b->succ);
-	munmap(b->mem, b->mem_bytes);
-err_unmap_ring:
-	munmap(b->br, b->br_bytes);
-err:
-	memset(b, 0, sizeof(*b));
-	return ret;
 }
 
 void bufring_put(struct bufring *b, uint16_t id)
@@ -98,10 +101,11 @@ void bufring_free(struct bufring *b, struct io_uring *ring)
 {
 	if (!b->br)
 		return;
-	io_uring_unregister_buf_ring(ring, b->bgid);
-	free(b->segs.len);
-	free(b->segs.next);
-	free(b->succ);
+	if (b->registered && ring)
+		io_uring_unregister_buf_ring(ring, b->bgid);
+	alloc_free(b->segs.len);
+	alloc_free(b->segs.next);
+	alloc_free(b->succ);
 	munmap(b->mem, b->mem_bytes);
 	munmap(b->br, b->br_bytes);
 	memset(b, 0, sizeof(*b));

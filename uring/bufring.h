@@ -14,6 +14,7 @@
 #define URING_BUFRING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -26,6 +27,7 @@ struct bufring {
 	uint32_t count; /* a power of two, at most 32768 */
 	uint32_t size;
 	uint16_t bgid;
+	bool registered; /* with the ring, as buffer group bgid */
 	uint16_t pending; /* buffers added since the last publish */
 	uint32_t avail; /* buffers the kernel may pick from now */
 	uint16_t *succ; /* per buffer: the one offered right after it */
@@ -34,13 +36,20 @@ struct bufring {
 };
 
 /*
- * bufring_setup - map count buffers of size bytes, register them as buffer
- * group bgid on ring, and offer them all to the kernel. Returns 0, -EINVAL
- * (count not a power of two in 1..32768, or size 0), -ENOMEM, or the
- * registration's error (-EINVAL on kernels before 5.19).
+ * bufring_setup - map count buffers of size bytes and the ring of their
+ * entries, and allocate the per-buffer tables. Returns 0, -EINVAL (count
+ * not a power of two in 1..32768, or size 0) or -ENOMEM (nothing is left
+ * allocated). Undone by bufring_free.
  */
-int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t bgid,
-		  uint32_t count, uint32_t size);
+int bufring_setup(struct bufring *b, uint32_t count, uint32_t size);
+
+/*
+ * bufring_register - register b as buffer group bgid on ring and offer
+ * every buffer to the kernel. Returns 0 or the registration's error
+ * (-EINVAL on kernels before 5.19, -ENOMEM when the locked-memory limit
+ * is reached); b stays set up either way.
+ */
+int bufring_register(struct bufring *b, struct io_uring *ring, uint16_t bgid);
 
 /* bufring_put - give buffer id back to the kernel (seen after publish). */
 void bufring_put(struct bufring *b, uint16_t id);
@@ -67,7 +76,8 @@ static inline uint16_t bufring_succ(const struct bufring *b, uint16_t id)
 	return b->succ[id];
 }
 
-/* bufring_free - unregister and unmap. */
+/* bufring_free - unregister from ring (if registered; NULL: the ring is
+ * gone, and the registration with it), unmap and free the tables. */
 void bufring_free(struct bufring *b, struct io_uring *ring);
 
 #endif

@@ -13,12 +13,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 #include "loop.h"
@@ -882,8 +882,8 @@ static void loop_reap(void *ctx)
 	{
 		if (l->ncqe == l->cqe_cap) {
 			/* Leave the rest on the CQ if memory runs out. */
-			grown =
-			    realloc(l->cqes, 2 * sizeof(*grown) * l->cqe_cap);
+			grown = alloc_realloc(l->cqes,
+					      2 * sizeof(*grown) * l->cqe_cap);
 			if (!grown)
 				break;
 			l->cqes = grown;
@@ -1063,10 +1063,20 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 			 "--mode multishot: multishot recv needs Linux 6.0");
 		goto fallback;
 	}
-	ret = bufring_setup(&l->br, &l->r.ring, MS_BGID, cfg->bufs, size);
+	ret = bufring_setup(&l->br, cfg->bufs, size);
+	if (ret) {
+		snprintf(note, notelen,
+			 "cannot allocate a buffer ring of %u x %u bytes: %s",
+			 cfg->bufs, size, strerror(-ret));
+		goto fallback;
+	}
+	ret = bufring_register(&l->br, &l->r.ring, MS_BGID);
 	if (ret) {
 		char what[96];
 
+		/* Only the registration is charged to RLIMIT_MEMLOCK: an
+		 * -ENOMEM from bufring_setup is plain lack of memory. */
+		bufring_free(&l->br, NULL);
 		snprintf(what, sizeof(what),
 			 "cannot register a buffer ring of %u x %u bytes",
 			 cfg->bufs, size);
@@ -1179,7 +1189,7 @@ static int uring_member(void *arg, struct team_member *tm)
 	struct loop *l;
 	int ret, fl, rc = 1;
 
-	l = calloc(1, sizeof(*l));
+	l = alloc_calloc(1, sizeof(*l));
 	if (!l) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		close(tm->lfd);
@@ -1200,12 +1210,13 @@ static int uring_member(void *arg, struct team_member *tm)
 			prog, l->max_conns, strerror(-ret));
 		goto err_free;
 	}
-	l->tx_len = calloc(l->max_conns, sizeof(*l->tx_len));
-	l->tx_res = calloc(l->max_conns, sizeof(*l->tx_res));
+	l->tx_len = alloc_calloc(l->max_conns, sizeof(*l->tx_len));
+	l->tx_res = alloc_calloc(l->max_conns, sizeof(*l->tx_res));
 	if (!l->tx_len || !l->tx_res) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(ENOMEM));
-		goto err_pool;
+		/* One of the two may have been allocated. */
+		goto err_tx_len;
 	}
 	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
 	if (ret) {
@@ -1259,9 +1270,11 @@ static int uring_member(void *arg, struct team_member *tm)
 		}
 	}
 	l->cqe_cap = l->r.cq_entries;
-	l->cqes = calloc(l->cqe_cap, sizeof(*l->cqes));
+	l->cqes = alloc_calloc(l->cqe_cap, sizeof(*l->cqes));
 	if (!l->cqes) {
-		fprintf(stderr, "%s: out of memory\n", prog);
+		fprintf(stderr,
+			"%s: cannot allocate a batch of %u completions: %s\n",
+			prog, l->cqe_cap, strerror(ENOMEM));
 		goto err_ring;
 	}
 
@@ -1283,8 +1296,12 @@ static int uring_member(void *arg, struct team_member *tm)
 		goto err_cqes;
 	}
 
-	team_ready(tm, 0);
 	ready = true;
+	if (team_ready(tm, 0)) {
+		/* Another loop failed to set up: stop before serving. */
+		rc = 0;
+		goto stop;
+	}
 	ring_describe(&l->r, desc, sizeof(desc));
 	if (tm->quiet)
 		goto serve;
@@ -1311,27 +1328,29 @@ serve:
 		loop_fail(l, ret);
 	else
 		rc = 0;
+stop:
 	loop_stop(l);
 	loop_print_stats(l);
 err_cqes:
-	free(l->cqes);
+	alloc_free(l->cqes);
 err_ring:
-	if (l->br_live && l->ring_live)
-		bufring_free(&l->br, &l->r.ring);
+	/* A ring torn down at stop (loop_stop) took the registration with
+	 * it; the buffers and tables are still ours to free. */
+	if (l->br_live)
+		bufring_free(&l->br, l->ring_live ? &l->r.ring : NULL);
 	if (l->ring_live)
 		ring_exit(&l->r);
 err_env:
 	conn_env_fini(&l->env);
 err_tx_len:
-	free(l->tx_len);
-	free(l->tx_res);
-err_pool:
+	alloc_free(l->tx_len);
+	alloc_free(l->tx_res);
 	pool_fini(&l->pool);
 err_free:
 	close(tm->lfd);
 	if (!ready)
 		team_ready(tm, -EINVAL);
-	free(l);
+	alloc_free(l);
 	return rc;
 }
 

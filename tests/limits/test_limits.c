@@ -561,7 +561,9 @@ static void t_reset_cycles(void **state)
 	h_rng_seed(&r, 10000);
 	for (int i = 0; i < HELD; i++)
 		held[i] = -1;
-	/* Warm-up, then the idle baseline. */
+	/* The idle baseline is the server as it started; a warm-up must
+	 * come back to it (a leak there would otherwise hide in it). */
+	base_fds = h_proc_fds(s->pid);
 	for (int i = 0; i < 64; i++)
 		reset_cycle(s->port, i, held, &r);
 	for (int i = 0; i < HELD; i++) {
@@ -571,7 +573,11 @@ static void t_reset_cycles(void **state)
 	}
 	CHECK(stat_wait(s, "active", 0, 2000) == 0,
 	      "warm-up: expected active == 0");
-	base_fds = h_proc_fds(s->pid);
+	fds = fds_wait(s, base_fds, 1000);
+	CHECK(fds == base_fds,
+	      "warm-up: expected the server's fds back to %d, "
+	      "got %d",
+	      base_fds, fds);
 	acc0 = h_srv_stat(s, "accepted");
 	closed0 = h_srv_stat(s, "closed");
 	resets0 = h_srv_stat(s, "resets");

@@ -96,9 +96,14 @@ if [ "$no_build" -eq 0 ]; then
 		[ ! -x "$build/bench/echo-load" ]; then
 		echo "compare.sh: building a release build in $build" >&2
 		meson setup "$build" "$top" --buildtype=release -Dtests=false \
-			-Dalloc_fault=false \
 			>"$out/logs/build.log" 2>&1
 	fi
+	# Both servers built alike and at their best: link-time optimization
+	# (the core is a separate library, so without it every conn_* call is
+	# a real call), asserts off (NDEBUG; the test builds keep them), no
+	# allocation-fault hooks. Applied to an existing build folder too.
+	meson configure "$build" -Db_lto=true -Db_ndebug=true \
+		-Dalloc_fault=false >>"$out/logs/build.log" 2>&1
 	ninja -C "$build" >>"$out/logs/build.log" 2>&1
 fi
 load="$build/bench/echo-load"
@@ -174,6 +179,12 @@ fi
 	done
 	echo "profile: $profile, repeats $repeats, duration ${duration}s, warm-up ${warmup}s"
 	echo "ulimit -n: $(ulimit -n)"
+	echo "build: $(meson introspect --buildoptions "$build" 2>/dev/null |
+		python3 -c 'import json, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(" ".join("%s=%s" % (k, o.get(k)) for k in
+      ("buildtype", "b_lto", "b_ndebug", "alloc_fault")))' 2>/dev/null ||
+		echo unknown)"
 } >"$out/env.txt"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

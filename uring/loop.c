@@ -283,6 +283,14 @@ static void loop_send(struct loop *l, struct pool_slot *s)
 	l->tx_len[pool_index(&l->pool, s)] = (uint32_t)len;
 	s->io |= IO_SEND;
 	l->sv.st.send_calls++;
+	/* The connection's last bytes, a multishot recv armed to report
+	 * what the peer does next: this completion will only recycle a
+	 * buffer, so the next wait need not return for it alone. */
+	if (l->mode->segments && !(s->io & IO_ZC) &&
+	    len == conn_buffered(&s->conn) &&
+	    (conn_wants(&s->conn) & CONN_WANT_READ) && (s->io & IO_RECV) &&
+	    !(s->io & (IO_RECV_CANCEL | IO_RING_RECV | IO_CLOSING)))
+		l->r.quiet++;
 }
 
 /* Shut the write side, as the core asks once everything is echoed. A

@@ -299,6 +299,8 @@ static int ring_submit(struct ring *r)
 	unsigned kf = ring_kflags(r);
 	bool sqpoll = r->flags & IORING_SETUP_SQPOLL;
 
+	/* Submitted apart from a wait: their completions are ordinary. */
+	r->quiet = 0;
 	if (queued && sqpoll && (kf & IORING_SQ_NEED_WAKEUP))
 		r->wakeups++;
 	if ((queued && (!sqpoll || (kf & IORING_SQ_NEED_WAKEUP))) ||
@@ -358,6 +360,7 @@ int ring_wait(struct ring *r, int timeout_ms)
 {
 	struct __kernel_timespec ts, *tp = NULL;
 	struct io_uring_cqe *cqe;
+	unsigned want = 1;
 	int ret;
 
 	/* Completions already waiting (posted while the last batch was being
@@ -370,6 +373,20 @@ int ring_wait(struct ring *r, int timeout_ms)
 	if ((r->flags & IORING_SETUP_SQPOLL) && io_uring_sq_ready(&r->ring) &&
 	    (ring_kflags(r) & IORING_SQ_NEED_WAKEUP))
 		r->wakeups++;
+	/*
+	 * Quiet SQEs (say, a connection's last bytes echoed, its recv still
+	 * armed) complete inline most of the time: waiting for one CQE would
+	 * return at once for them and cost a second enter for the event that
+	 * matters. Wait for them plus one, bounded: a quiet send held up by a
+	 * peer that does not read must not delay a signal or an accept for
+	 * long. Under SQPOLL the thread submits; keep it simple there.
+	 */
+	if (r->quiet && !(r->flags & IORING_SETUP_SQPOLL)) {
+		want += r->quiet;
+		if (timeout_ms < 0 || timeout_ms > RING_QUIET_MS)
+			timeout_ms = RING_QUIET_MS;
+	}
+	r->quiet = 0;
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
 		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
@@ -377,8 +394,13 @@ int ring_wait(struct ring *r, int timeout_ms)
 	}
 	/* One enter both submits and waits; with EXT_ARG the timeout rides
 	 * along in it, without it liburing queues a timeout SQE. */
-	ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, tp, NULL);
+	ret = io_uring_submit_and_wait_timeout(&r->ring, &cqe, want, tp, NULL);
 	r->enters++;
+	/* A signal that cuts short a wait which also submitted does not
+	 * surface as -EINTR: the kernel returns the count submitted. No CQE
+	 * and no -ETIME is that case. */
+	if (ret >= 0 && !io_uring_cq_ready(&r->ring))
+		return -EINTR;
 	return ret < 0 ? ret : 0;
 }
 

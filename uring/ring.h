@@ -60,6 +60,9 @@ struct ring {
 	uint64_t busy; /* submits refused with -EBUSY/-EAGAIN, retried */
 	uint64_t cq_backlog; /* reaps that saw CQEs on the overflow list */
 	uint64_t cq_dropped; /* CQEs the kernel lost (cq.koverflow) */
+	/* quiet - queued SQEs whose completion needs no action of its own
+	 * (ring_wait waits for them plus one more); 0 after any submit. */
+	unsigned quiet;
 	/* reap - called when the kernel refuses a submit until completions
 	 * are taken off the CQ (-EBUSY): copy them out, do not handle them. */
 	void (*reap)(void *ctx);
@@ -106,9 +109,13 @@ struct io_uring_sqe *ring_sqe(struct ring *r);
 
 /* ring_wait - submit everything queued and wait for at least one CQE, at
  * most timeout_ms (< 0: no limit); if CQEs are already waiting, only
- * submit. 0, or -ETIME, -EINTR, -EBUSY, -EAGAIN (all harmless: reap and
- * carry on) or another -errno (fatal). */
+ * submit. With r->quiet SQEs queued, wait for quiet + 1 CQEs instead, for
+ * at most RING_QUIET_MS (then the next wait is an ordinary one): their
+ * completions alone need not wake the loop. 0, or -ETIME, -EINTR, -EBUSY,
+ * -EAGAIN (all harmless: reap and carry on) or another -errno (fatal). */
 int ring_wait(struct ring *r, int timeout_ms);
+
+#define RING_QUIET_MS 10
 
 /* ring_note_overflow - after a reap: count the kernel's overflow state. */
 void ring_note_overflow(struct ring *r);

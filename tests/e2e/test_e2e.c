@@ -1452,14 +1452,27 @@ static void t_signal_storm(void **state)
 {
 	struct h_srv *s = start_args(0, ARGV("--port", "0"));
 	long long eintr;
+	int nstats;
 
 	run_streams(s, true);
 	CHECK(h_srv_alive(s), "expected the server alive after the storm");
 	finish(s);
-	/* The final stats line: waits were really interrupted. */
+	/* Every SIGUSR1 was handled while the streams flowed (lines may
+	 * coalesce when signals arrive faster than the loop turns). */
+	nstats = h_count_lines_with(s->err, "stats:");
+	print_message("%d stats lines\n", nstats);
+	CHECK(nstats > 10, "expected many stats lines during the storm, got %d",
+	      nstats);
+	/* The final stats line: waits were really interrupted. io_uring is
+	 * the exception: a signal that cuts a wait short mostly surfaces as
+	 * the self-pipe's poll completion, or as the count of SQEs the same
+	 * enter submitted, seldom as -EINTR; ring_wait counts a wait that
+	 * ended with neither a CQE nor -ETIME, but 0 is possible there. */
 	eintr = h_srv_stat(s, "eintr");
 	print_message("eintr=%lld\n", eintr);
-	CHECK(eintr > 0, "expected eintr > 0 after the storm, got %lld", eintr);
+	if (!strstr(s->cmdline, "uring-echo"))
+		CHECK(eintr > 0, "expected eintr > 0 after the storm, got %lld",
+		      eintr);
 }
 
 /* --- dispatch ----------------------------------------------------------- */

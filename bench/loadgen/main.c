@@ -272,13 +272,16 @@ static int load_drive(const struct cli *c, struct worker_run *run,
 			strerror(-rc));
 	worker_await(run, started);
 	for (i = 0; i < started && !rc; i++) {
-		if (w[i].res.err) {
-			rc = w[i].res.err;
+		rc = w[i].res.err;
+		if (rc && w[i].res.pin_failed)
 			fprintf(stderr,
 				"echo-load: cannot pin thread %u to CPU %d: "
 				"%s\n",
 				i, w[i].cpu, strerror(-rc));
-		}
+		else if (rc)
+			fprintf(stderr,
+				"echo-load: thread %u cannot start: %s\n", i,
+				strerror(-rc));
 	}
 	t0 = load_now();
 	run->pace.t0 = t0;
@@ -413,6 +416,7 @@ static int load_main(const struct cli *c)
 	run->pace =
 	    (struct pace){ .rate = c->rate ? c->rate : 1, .conns = c->conns };
 	run->seed = c->seed;
+	run->engine = worker_engine_find("epoll");
 	run->precise_timer = load_probe_pwait2();
 	rc = worker_run_init(run);
 	if (rc) {

@@ -33,6 +33,7 @@ struct worker_run {
 	struct flow_cfg fcfg;
 	struct pace pace; /* rate mode; t0 is set before worker_go */
 	uint64_t seed; /* run seed of the byte streams */
+	unsigned thread_conns; /* most connections one thread has */
 	bool precise_timer; /* epoll_pwait2 works (else ms timeouts) */
 	atomic_int phase; /* enum worker_phase, changed by main only */
 	atomic_uint complaints; /* error lines printed so far, bounded */

@@ -357,8 +357,9 @@ static int ur_probe(const struct worker_run *run, char *msg, size_t len)
 		ur_sizes(&run->fcfg, run->thread_conns, &sz);
 		ur_describe_flags(flags, names, sizeof(names));
 		snprintf(msg, len,
-			 "uring (%s, multishot recv into %u x %u B buffers, "
-			 "sends of up to %u B per connection)",
+			 "uring (%s, multishot recv into a buffer ring; per "
+			 "thread %u x %u B buffers, sends of up to %u B per "
+			 "connection)",
 			 names, sz.rx_count, sz.rx_size, sz.txcap);
 	}
 out_probe:

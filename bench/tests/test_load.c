@@ -246,7 +246,7 @@ static const char *const columns[] = {
 	"label",     "mode",   "conns",	      "idle",	       "size",
 	"depth",     "rate",   "duration_s",  "msgs",	       "msgs_per_s",
 	"mib_per_s", "p50_us", "p90_us",      "p99_us",	       "p999_us",
-	"max_us",    "errors", "gen_cpu_pct", "gen_saturated",
+	"max_us",    "errors", "gen_cpu_pct", "gen_saturated", "engine",
 };
 
 #define NCOLS_MAX 64

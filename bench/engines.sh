@@ -14,7 +14,7 @@
 #
 #   bench/engines.sh [--build DIR] [--conns "1 256 1024"] [--size BYTES]
 #                    [--mode pingpong|pipeline] [--repeats N]
-#                    [--duration S] [--warmup S] [--out FILE]
+#                    [--duration S (>= 1)] [--warmup S] [--out FILE]
 #                    [-- SERVER ARGS...]   (default: ready-echo --backend epoll)
 #
 # Only loopback is used; every process started here is ended here, by PID.
@@ -99,23 +99,35 @@ run_one() {
 		--warmup "$warmup" --cpu 0 --csv >"$work/gen.csv" \
 		2>"$work/gen.err" &
 	gen_pid=$!
-	# Snapshot across the generator's measured interval (it starts
-	# after connecting and the warm-up).
+	# Snapshot inside the generator's measured interval (it starts after
+	# connecting and the warm-up), with margins for slow process starts.
 	sleep "$warmup"
-	sleep 0.1
-	local t0 s0 g0 b0 t1 s1 g1 b1 rc=0
+	sleep 0.2
+	local t0 s0 g0 b0 t1 s1 g1 b1 rc=0 win
+	win=$(awk -v d="$duration" 'BEGIN { print d - 0.6 }')
 	t0=$(date +%s.%N); s0=$(ticks "$srv_pid"); g0=$(ticks "$gen_pid"); b0=$(busy)
 	: >"$work/perf"
 	if [ "$perf_ok" -eq 1 ]; then
 		perf stat -e raw_syscalls:sys_enter -x, -o "$work/perf" \
-			-p "$gen_pid" -- sleep "$(awk -v d="$duration" \
-			'BEGIN { print d - 0.2 }')" >/dev/null 2>&1 || true
+			-p "$gen_pid" -- sleep "$win" >/dev/null 2>&1 || true
 	else
-		sleep "$(awk -v d="$duration" 'BEGIN { print d - 0.2 }')"
+		sleep "$win"
 	fi
 	local sc
 	sc=$(awk -F, '/raw_syscalls/ { print $1 }' "$work/perf")
 	t1=$(date +%s.%N); s1=$(ticks "$srv_pid"); g1=$(ticks "$gen_pid"); b1=$(busy)
+	# Gone already: the window overran the run, so the machine's other
+	# CPU cannot be told apart: drop the row rather than guess.
+	if ! kill -0 "$gen_pid" 2>/dev/null; then
+		echo "engines.sh: $engine $conns: window overran the run," \
+			"row dropped (use a longer --duration)" >&2
+		wait "$gen_pid" || true
+		gen_pid=""
+		kill -TERM "$srv_pid"
+		wait "$srv_pid" || true
+		srv_pid=""
+		return
+	fi
 	wait "$gen_pid" || rc=$?
 	gen_pid=""
 	kill -TERM "$srv_pid"

@@ -86,10 +86,10 @@ echo "engine,conns,repeat,msgs_per_s,gen_cpu_pct,gen_us_per_msg,srv_cpu_pct,srv_
 
 # run_one ENGINE CONNS REPEAT: one measured run, one row.
 run_one() {
-	local engine=$1 conns=$2 rep=$3 port i
+	local engine=$1 conns=$2 rep=$3 port
 	taskset -c 1 "${server[@]}" --port 0 >"$work/srv.out" 2>"$work/srv.err" &
 	srv_pid=$!
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		grep -q '^listening on ' "$work/srv.out" 2>/dev/null && break
 		sleep 0.05
 	done

@@ -12,11 +12,14 @@
 #   bench/compare.sh [--quick|--smoke] [--repeats N] [--duration S]
 #                    [--warmup S] [--servers a,b,...] [--out DIR]
 #                    [--build DIR] [--no-build] [--threads LIST|none]
+#                    [--engine auto|epoll|uring]
 #
 # --threads: the threads sweep, epoll and uring-multishot with --threads T
 # for each T of LIST (default "1 2" on 2-3 CPUs, up to half the CPUs on
 # more; "none" skips it).
 #
+# --engine is echo-load's I/O engine (default auto: io_uring where the
+# kernel has what it needs, else epoll); env.txt and raw.csv record it.
 # Only loopback is used; every process started here is ended here, by PID.
 set -euo pipefail
 
@@ -31,9 +34,10 @@ build="$top/build-release"
 no_build=0
 threads_list=""
 threads_conns=256
+engine=auto
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--no-build) no_build=1 ;;
 	--threads) threads_list=${2//,/ }; shift ;;
+	--engine) engine=$2; shift ;;
 	-h | --help) usage ;;
 	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -125,8 +130,10 @@ else
 	pin_srv=()
 	pin_note="1 CPU: server and generator share it (numbers are not clean)"
 fi
-gen_pin=()
-[ -n "$gen_cpu" ] && gen_pin=(--cpu "$gen_cpu")
+gen_opts=()
+[ -n "$gen_cpu" ] && gen_opts=(--cpu "$gen_cpu")
+# Every echo-load run below: pinned, and on the same engine.
+gen_opts+=(--engine "$engine")
 
 # --- servers ---------------------------------------------------------------
 # name|kind|command...   kind: ready, uring (stats lines), peer (none)
@@ -185,6 +192,15 @@ o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 print(" ".join("%s=%s" % (k, o.get(k)) for k in
       ("buildtype", "b_lto", "b_ndebug", "alloc_fault")))' 2>/dev/null ||
 		echo unknown)"
+	# echo-load settles its engine before it dials: ask it against a
+	# port nobody listens on and keep what its start-up lines say.
+	gen_says=$("$load" --port 9 --engine "$engine" --duration 0.1 \
+		--warmup 0 2>&1 >/dev/null || true)
+	echo "generator: echo-load --engine $engine: $(sed -n \
+		's/.*, engine \(.*\), timer .*/\1/p' <<<"$gen_says" |
+		sed 's/;.*)/)/' | head -n1)"
+	grep -E 'using epoll|--engine' <<<"$gen_says" |
+		sed 's/^echo-load: /generator note: /' || true
 } >"$out/env.txt"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -269,7 +285,7 @@ syscalls_now() { # kind
 
 clk=$(getconf CLK_TCK)
 raw="$out/raw.csv"
-echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note" >"$raw"
+echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine" >"$raw"
 
 # One measured run: $1 server entry, $2 cell name, $3.. echo-load args.
 run_one() {
@@ -281,7 +297,7 @@ run_one() {
 	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
 	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
 		if [ "$conns" -gt 1000 ]; then
-			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: FD_SETSIZE" >>"$raw"
+			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: FD_SETSIZE," >>"$raw"
 			return
 		fi
 		idle=$((1000 - conns))
@@ -289,14 +305,14 @@ run_one() {
 	fi
 	# shellcheck disable=SC2086
 	srv_start "$kind" "$name" $cmd || {
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')" >>"$raw"
+		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')," >>"$raw"
 		return
 	}
 	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
 
 	local gen_out="$out/logs/gen.$name.$cell.$repeat.csv"
 	"$load" --port "$srv_port" --label "$name" --duration "$duration" \
-		--warmup "$warmup" --idle "$idle" "${gen_pin[@]}" --csv "$@" \
+		--warmup "$warmup" --idle "$idle" "${gen_opts[@]}" --csv "$@" \
 		>"$gen_out" 2>"$gen_out.err" &
 	gen_pid=$!
 	# Snapshot the server across the generator's measured interval.
@@ -320,7 +336,7 @@ run_one() {
 	local row
 	row=$(tail -n1 "$gen_out")
 	if [ "$rc" -ne 0 ] || ! grep -q "^$name," <<<"$row"; then
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,generator failed (exit $rc)" >>"$raw"
+		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,generator failed (exit $rc)," >>"$raw"
 		return
 	fi
 	# Columns of echo-load's CSV, by name.
@@ -342,7 +358,8 @@ run_one() {
 			      mps, $col["mib_per_s"], $col["p50_us"],
 			      $col["p90_us"], $col["p99_us"], $col["p999_us"],
 			      $col["max_us"], $col["errors"], $col["gen_cpu_pct"],
-			      $col["gen_saturated"], cpm, pct, spm, xpm, rss, note
+			      $col["gen_saturated"], cpm, pct, spm, xpm, rss, note,
+			      $col["engine"]
 		}' "$gen_out" >>"$raw"
 }
 
@@ -468,11 +485,11 @@ for entry in "${servers[@]}"; do
 	# Baseline after the same single active connection has run alone, so
 	# that what it touches (a shared buffer pool, caches) is in both.
 	"$load" --port "$srv_port" --conns 1 --duration 1 --warmup 0.2 \
-		"${gen_pin[@]}" --csv >/dev/null 2>&1 || true
+		"${gen_opts[@]}" --csv >/dev/null 2>&1 || true
 	sleep 0.2
 	before=$(rss_kib "$srv_pid")
 	"$load" --port "$srv_port" --idle "$n" --conns 1 --duration 2 \
-		--warmup 0.5 "${gen_pin[@]}" --csv >/dev/null 2>&1 &
+		--warmup 0.5 "${gen_opts[@]}" --csv >/dev/null 2>&1 &
 	gen_pid=$!
 	sleep 1.5
 	after=$(rss_kib "$srv_pid")

@@ -20,6 +20,9 @@ METRICS = ["msgs_per_s", "srv_cpu_us_per_msg", "syscalls_per_msg",
            "p50_us", "p99_us", "p999_us", "srv_cpu_pct", "gen_cpu_pct",
            "ctx_per_msg", "rss_kib"]
 BASE = "epoll"
+# A server process at or above this share of its core was kept busy: the
+# same threshold echo-load uses for its own saturation flag.
+SRV_BUSY_PCT = 90.0
 
 
 def num(v):
@@ -121,8 +124,11 @@ def cell_table(c, summ, notes, servers):
                     s, notes[(s, c)]))
             continue
         flags = []
-        if x["saturated"]:
-            flags.append("generator saturated")
+        if x["saturated"] and (x["srv_cpu_pct"] or 0) >= SRV_BUSY_PCT:
+            flags.append("generator and server cores both saturated")
+        elif x["saturated"]:
+            flags.append("generator saturated (server core {:.0f}%)".format(
+                x["srv_cpu_pct"] or 0))
         if x["errors"]:
             flags.append("{} errors".format(x["errors"]))
         if x["note"]:
@@ -253,8 +259,13 @@ def main():
            "after); '-' for the reference peers, which keep none. The "
            "winner of a row (bold) has the lowest CPU per message without "
            "errors. 'generator saturated' marks rows where echo-load's own "
-           "core was the limit: its messages/s and latency measure the "
-           "client, not the server.", ""]
+           "core was the limit while the server's was not (median server "
+           "CPU under 90% of its core): their messages/s and latency "
+           "measure the client, not the server. 'generator and server cores "
+           "both saturated' rows kept "
+           "the server's core busy too: they measure the server at its "
+           "capacity, with the client about as loaded. The generator's "
+           "engine is in env.txt and raw.csv (gen_engine).", ""]
     md += ["## Results", ""]
     wins = {}
     for c in cells:

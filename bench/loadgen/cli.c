@@ -39,6 +39,7 @@ enum {
 	CLI_K_JSON,
 	CLI_K_LABEL,
 	CLI_K_SEED,
+	CLI_K_ENGINE,
 	CLI_K_HELP,
 	CLI_K_VERSION,
 };
@@ -60,6 +61,7 @@ static const struct option cli_longopts[] = {
 	{ "json", no_argument, NULL, CLI_K_JSON },
 	{ "label", required_argument, NULL, CLI_K_LABEL },
 	{ "seed", required_argument, NULL, CLI_K_SEED },
+	{ "engine", required_argument, NULL, CLI_K_ENGINE },
 	{ "help", no_argument, NULL, CLI_K_HELP },
 	{ "version", no_argument, NULL, CLI_K_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -89,7 +91,9 @@ static const char cli_usage_text[] =
     "  --rate N            rate mode: messages per second, all connections\n"
     "  --duration SEC      measured time, decimals allowed (default 5)\n"
     "  --warmup SEC        traffic before measuring (default 1)\n"
-    "  --threads T         threads, each its own epoll loop (default 1)\n"
+    "  --threads T         threads, each its own engine (default 1)\n"
+    "  --engine E          auto: uring where the kernel has what it needs,\n"
+    "                      else epoll (default); epoll; uring\n"
     "  --idle N            extra silent connections held open (default 0)\n"
     "  --cpu LIST          pin thread i to the i-th CPU of LIST (\"0,2-3\")\n"
     "  --csv               stdout: a CSV header line and one row\n"
@@ -298,6 +302,17 @@ static int cli_flag(struct cli *c, int key, const char *arg, bool *depth_set)
 			return cli_bad("--seed: '%s' is not a whole number",
 				       arg);
 		c->seed = v;
+		return 0;
+	case CLI_K_ENGINE:
+		if (!strcmp(arg, "auto")) {
+			c->engine = NULL;
+			return 0;
+		}
+		if (strcmp(arg, "epoll") && strcmp(arg, "uring"))
+			return cli_bad("--engine: '%s' is not auto, epoll or "
+				       "uring",
+				       arg);
+		c->engine = arg;
 		return 0;
 	case CLI_K_HELP:
 		fputs(cli_usage_text, stdout);

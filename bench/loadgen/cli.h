@@ -45,6 +45,7 @@ struct cli {
 	enum cli_out out;
 	const char *label;
 	uint64_t seed; /* of the byte streams */
+	const char *engine; /* "epoll", "uring", or NULL: the best that works */
 };
 
 enum {

@@ -119,19 +119,72 @@ static int load_dial(const struct cli *c, int *fds, unsigned n,
 	return 0;
 }
 
-static void load_banner(const struct cli *c, const struct worker_run *run)
+/*
+ * Pick the engine: the one asked for, or the first that works here (the
+ * io_uring one, if built, else epoll), saying why when it falls back.
+ * desc gets the engine's configuration. 0, or -errno (said why).
+ */
+static int load_engine(const struct cli *c, struct worker_run *run, char *desc,
+		       size_t len)
 {
+	const struct worker_engine *e;
+	char why[256];
+	int rc;
+
+	if (c->engine) {
+		e = worker_engine_find(c->engine);
+		if (!e) {
+			fprintf(stderr,
+				"echo-load: --engine %s: not in this build "
+				"(built without liburing)\n",
+				c->engine);
+			return -EOPNOTSUPP;
+		}
+		rc = worker_engine_probe(e, run, desc, len);
+		if (rc) {
+			fprintf(stderr, "echo-load: --engine %s: %s\n",
+				c->engine, desc);
+			return rc;
+		}
+		run->engine = e;
+		return 0;
+	}
+	e = worker_engine_find("uring");
+	if (!e) {
+		fputs("echo-load: no io_uring engine in this build (built "
+		      "without liburing): using epoll\n",
+		      stderr);
+	} else if (worker_engine_probe(e, run, why, sizeof(why))) {
+		fprintf(stderr,
+			"echo-load: io_uring engine unavailable: %s: "
+			"using epoll\n",
+			why);
+	} else {
+		snprintf(desc, len, "%s", why);
+		run->engine = e;
+		return 0;
+	}
+	run->engine = worker_engine_find("epoll");
+	return worker_engine_probe(run->engine, run, desc, len);
+}
+
+static void load_banner(const struct cli *c, const struct worker_run *run,
+			const char *engine)
+{
+	const char *timer = "io_uring_enter (ns)";
 	unsigned i;
 
+	if (run->engine == worker_engine_find("epoll"))
+		timer = run->precise_timer ? "epoll_pwait2 (ns)"
+					   : "epoll_wait (ms)";
 	fprintf(stderr,
 		"echo-load: %s port %u, mode %s, conns %u, idle %u, threads "
 		"%u, size %u, depth %u, rate %llu, warmup %.3f s, duration "
-		"%.3f s, seed %llu, timer %s, cpus ",
+		"%.3f s, seed %llu, engine %s, timer %s, cpus ",
 		c->host, c->port, cli_mode_name(c->mode), c->conns, c->idle,
 		c->threads, c->size, c->depth, (unsigned long long)c->rate,
 		(double)c->warmup_ns / 1e9, (double)c->duration_ns / 1e9,
-		(unsigned long long)c->seed,
-		run->precise_timer ? "epoll_pwait2 (ns)" : "epoll_wait (ms)");
+		(unsigned long long)c->seed, engine, timer);
 	for (i = 0; i < c->ncpus && i < c->threads; i++)
 		fprintf(stderr, "%s%d", i ? "," : "", c->cpus[i]);
 	fprintf(stderr, "%s\n", c->ncpus ? "" : "any");
@@ -170,11 +223,13 @@ static uint64_t load_check_idle(const int *fds, unsigned n)
 }
 
 /* Merge the workers into r and h; print; return the exit status. */
-static int load_report(const struct cli *c, struct worker *w, uint64_t wall_ns,
-		       uint64_t cpu_ns, uint64_t idle_bad, struct hist *h)
+static int load_report(const struct cli *c, const struct worker_run *run,
+		       struct worker *w, uint64_t wall_ns, uint64_t cpu_ns,
+		       uint64_t idle_bad, struct hist *h)
 {
 	struct report r = {
 		.label = c->label,
+		.engine = worker_engine_name(run->engine),
 		.mode = cli_mode_name(c->mode),
 		.conns = c->conns,
 		.idle = c->idle,
@@ -272,13 +327,16 @@ static int load_drive(const struct cli *c, struct worker_run *run,
 			strerror(-rc));
 	worker_await(run, started);
 	for (i = 0; i < started && !rc; i++) {
-		if (w[i].res.err) {
-			rc = w[i].res.err;
+		rc = w[i].res.err;
+		if (rc && w[i].res.pin_failed)
 			fprintf(stderr,
 				"echo-load: cannot pin thread %u to CPU %d: "
 				"%s\n",
 				i, w[i].cpu, strerror(-rc));
-		}
+		else if (rc)
+			fprintf(stderr,
+				"echo-load: thread %u cannot start: %s\n", i,
+				strerror(-rc));
 	}
 	t0 = load_now();
 	run->pace.t0 = t0;
@@ -378,6 +436,7 @@ static int load_main(const struct cli *c)
 	int *idle = NULL, *fds = NULL, rc, status = 1;
 	uint64_t wall_ns = 0, cpu_ns = 0, idle_bad;
 	struct hist *h = NULL;
+	char engine[256];
 	unsigned i;
 
 	have = net_nofile(want);
@@ -413,13 +472,16 @@ static int load_main(const struct cli *c)
 	run->pace =
 	    (struct pace){ .rate = c->rate ? c->rate : 1, .conns = c->conns };
 	run->seed = c->seed;
+	run->thread_conns = (c->conns + c->threads - 1u) / c->threads;
 	run->precise_timer = load_probe_pwait2();
+	if (load_engine(c, run, engine, sizeof(engine)))
+		goto out_free;
 	rc = worker_run_init(run);
 	if (rc) {
 		fprintf(stderr, "echo-load: %s\n", strerror(-rc));
 		goto out_free;
 	}
-	load_banner(c, run);
+	load_banner(c, run, engine);
 
 	/* Idle ones first: they take the low descriptors a select or poll
 	 * server scans before reaching the busy ones. */
@@ -433,7 +495,7 @@ static int load_main(const struct cli *c)
 	if (load_drive(c, run, w, &wall_ns, &cpu_ns))
 		goto out_workers;
 	idle_bad = load_check_idle(idle, c->idle);
-	status = load_report(c, w, wall_ns, cpu_ns, idle_bad, h);
+	status = load_report(c, run, w, wall_ns, cpu_ns, idle_bad, h);
 
 out_workers:
 	for (i = 0; i < c->threads; i++)

@@ -41,7 +41,8 @@
 	U(conn_errors)           \
 	F(gen_cpu_pct, 1)        \
 	F(gen_thread_max_pct, 1) \
-	U(gen_saturated)
+	U(gen_saturated)         \
+	S(engine)
 
 struct report {
 #define REPORT_S(name) const char *name;

@@ -1,49 +1,64 @@
 // SPDX-License-Identifier: MIT
 /*
- * worker.c - the generator thread's loop: edge-triggered epoll, batched
- * reads and writes, bounded rounds per connection per wakeup.
+ * worker.c - the generator thread: pinning, the start line, the phases,
+ * the connections' flows and error reports, and the table of engines.
  *
- * Only translates between sockets and flow.c; what to send and what an echo
- * means is decided there. Per message: the send/recv calls, two clock reads.
+ * Moves no bytes itself: the engine (engine_epoll.c, engine_uring.c) does,
+ * through the helpers declared in engine.h.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "pattern.h"
 #include "worker.h"
 
-#define WORKER_EVENTS 256
-#define WORKER_BUF (256u * 1024u) /* largest send, largest recv */
-#define WORKER_ROUNDS 16 /* recv + send rounds per connection per wakeup */
-#define WORKER_RELEASE_MAX 65536 /* rate slots released per wakeup */
 #define WORKER_COMPLAINTS 8 /* error lines per run, all threads */
-#define WORKER_DRAIN_NS 1000000000ull /* wait for the last echoes, at most */
-/* The eventfd's tag; connections are tagged by their index. Slots are
- * never reused within a run, so a stale event finds fd < 0 and is dropped:
- * no generation is needed. */
-#define WORKER_TAG_WAKE UINT64_MAX
 
-struct worker_conn {
-	int fd; /* -1 once closed */
-	bool rd; /* believed readable (edge-triggered: until drained) */
-	bool wr; /* believed writable (until a short send) */
-	bool hup; /* the peer shut its side: read on to the EOF */
-	bool queued; /* on the pending list */
-	struct worker_conn *next;
-	struct flow f;
+/* Preference order: the first that probes well is the default. */
+static const struct worker_engine *const worker_engines[] = {
+#ifdef LOAD_HAVE_URING
+	&engine_uring,
+#endif
+	&engine_epoll,
 };
 
-static uint64_t worker_now(void)
+const struct worker_engine *worker_engine_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(worker_engines) / sizeof(worker_engines[0]);
+	     i++) {
+		if (name && !strcmp(worker_engines[i]->name, name))
+			return worker_engines[i];
+	}
+	return NULL;
+}
+
+const char *worker_engine_name(const struct worker_engine *e)
+{
+	return e->name;
+}
+
+int worker_engine_probe(const struct worker_engine *e,
+			const struct worker_run *run, char *msg, size_t len)
+{
+	if (!e->probe) {
+		snprintf(msg, len, "%s", e->name);
+		return 0;
+	}
+	return e->probe(run, msg, len);
+}
+
+uint64_t worker_now(void)
 {
 	struct timespec ts;
 
@@ -66,7 +81,6 @@ static uint64_t worker_cpu_ns(void)
 int worker_init(struct worker *w, struct worker_run *run, unsigned id, int cpu,
 		const int *fds, unsigned first, unsigned n)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	uint32_t cap = run->fcfg.rec_cap;
 	unsigned i;
 
@@ -75,9 +89,8 @@ int worker_init(struct worker *w, struct worker_run *run, unsigned id, int cpu,
 	w->id = id;
 	w->cpu = cpu;
 	w->first = first;
-	w->epfd = -1;
 	w->evfd = -1;
-	w->pend_tail = &w->pend;
+	w->seen = WORKER_WARMUP;
 	hist_reset(&w->hist);
 	w->conns = calloc(n ? n : 1, sizeof(*w->conns));
 	if (!w->conns) {
@@ -90,52 +103,21 @@ int worker_init(struct worker *w, struct worker_run *run, unsigned id, int cpu,
 	for (i = 0; i < n; i++)
 		w->conns[i].fd = fds[i];
 	w->recs = cap ? calloc((size_t)n * cap, sizeof(*w->recs)) : NULL;
-	w->txbuf = malloc(WORKER_BUF);
-	w->rxbuf = malloc(WORKER_BUF);
-	if ((cap && !w->recs) || !w->txbuf || !w->rxbuf)
+	if (cap && !w->recs)
 		return -ENOMEM;
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->epfd < 0)
-		return -errno;
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->evfd < 0)
 		return -errno;
-	ev.data.u64 = WORKER_TAG_WAKE;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev))
-		return -errno;
-	for (i = 0; i < n; i++) {
-		struct worker_conn *c = &w->conns[i];
-
-		flow_init(&c->f, &run->fcfg, first + i,
+	for (i = 0; i < n; i++)
+		flow_init(&w->conns[i].f, &run->fcfg, first + i,
 			  pat_seed(run->seed, first + i),
 			  cap ? w->recs + (size_t)i * cap : NULL);
-		/* A new socket is writable: send at once, no event needed. */
-		c->wr = true;
-		/*
-		 * Registered once, edge-triggered, for everything: interest
-		 * never changes, so the loop makes no epoll_ctl calls.
-		 */
-		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-		ev.data.u64 = i;
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev))
-			return -errno;
-	}
-	return 0;
+	return run->engine->init(w);
 }
 
-static void worker_enqueue(struct worker *w, struct worker_conn *c)
+void worker_fail(struct worker *w, unsigned i, int err)
 {
-	if (c->queued)
-		return;
-	c->queued = true;
-	c->next = NULL;
-	*w->pend_tail = c;
-	w->pend_tail = &c->next;
-}
-
-/* Close c after an error; say why (a bounded number of lines per run). */
-static void worker_fail(struct worker *w, struct worker_conn *c, int err)
-{
+	struct worker_conn *c = &w->conns[i];
 	struct flow *f = &c->f;
 	unsigned no = f->id;
 
@@ -145,8 +127,6 @@ static void worker_fail(struct worker *w, struct worker_conn *c, int err)
 		w->res.conn_errors++;
 	close(c->fd);
 	c->fd = -1;
-	if (w->tx_owner == c)
-		w->tx_owner = NULL;
 	if (atomic_fetch_add(&w->run->complaints, 1) >= WORKER_COMPLAINTS)
 		return;
 	if (err == -EPROTO && f->err_want >= 0)
@@ -173,346 +153,67 @@ static void worker_fail(struct worker *w, struct worker_conn *c, int err)
 			strerror(-err));
 }
 
-/* One recv: 1 if it moved bytes, 0 if none were there, -1 if c closed. */
-static int worker_recv(struct worker *w, struct worker_conn *c)
+void worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
+		    void (*due)(struct worker *w, unsigned i))
 {
-	ssize_t n = recv(c->fd, w->rxbuf, WORKER_BUF, 0);
-	int rc;
-
-	if (n > 0) {
-		rc = flow_rx(&c->f, w->rxbuf, (size_t)n, worker_now(), &w->hist,
-			     &w->res.fc);
-		if (rc) {
-			worker_fail(w, c, rc);
-			return -1;
-		}
-		/*
-		 * epoll(7): a short read on a stream socket means its queue is
-		 * empty, so skip the recv that would only say EAGAIN. Not after
-		 * a hang-up: the FIN waits behind the data and no new edge
-		 * would report it.
-		 */
-		if ((size_t)n < WORKER_BUF && !c->hup)
-			c->rd = false;
-		return 1;
-	}
-	if (n == 0) {
-		worker_fail(w, c, -EPIPE);
-		return -1;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		c->rd = false;
-		return 0;
-	}
-	if (errno == EINTR)
-		return 1;
-	worker_fail(w, c, -errno);
-	return -1;
-}
-
-/*
- * The bytes to send next, at most WORKER_BUF: what the last fill left in
- * txbuf when it was for this connection (a short send leaves the rest
- * there), else a fresh fill. *n gets their count.
- */
-static const uint8_t *worker_tx_bytes(struct worker *w, struct worker_conn *c,
-				      size_t *n)
-{
-	uint64_t avail = flow_tx_avail(&c->f), off = c->f.tx_off, left;
-
-	if (avail > WORKER_BUF)
-		avail = WORKER_BUF;
-	if (w->tx_owner == c && off >= w->tx_base &&
-	    off < w->tx_base + w->tx_len) {
-		left = w->tx_base + w->tx_len - off;
-		/* Reuse unless refilling would send much more at once. */
-		if (left >= avail || left >= WORKER_BUF / 4) {
-			*n = (size_t)(left < avail ? left : avail);
-			return w->txbuf + (off - w->tx_base);
-		}
-	}
-	*n = flow_tx_fill(&c->f, w->txbuf, WORKER_BUF);
-	w->tx_owner = c;
-	w->tx_base = off;
-	w->tx_len = *n;
-	return w->txbuf;
-}
-
-/* One send of everything allowed (up to WORKER_BUF): like worker_recv. */
-static int worker_send(struct worker *w, struct worker_conn *c)
-{
-	size_t n;
-	const uint8_t *p = worker_tx_bytes(w, c, &n);
-	uint64_t now = worker_now();
-	ssize_t s = send(c->fd, p, n, MSG_NOSIGNAL);
-
-	if (s > 0) {
-		flow_tx_commit(&c->f, (size_t)s, now);
-		/* A short send means the socket buffer is full; an EPOLLOUT
-		 * edge follows when it drains. */
-		if ((size_t)s < n)
-			c->wr = false;
-		return 1;
-	}
-	if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		c->wr = false;
-		return 0;
-	}
-	if (s < 0 && errno == EINTR)
-		return 1;
-	worker_fail(w, c, s < 0 ? -errno : -EIO);
-	return -1;
-}
-
-/* Read everything available and write everything allowed, for at most
- * WORKER_ROUNDS rounds; with work left, c goes to the back of the list. */
-static void worker_service(struct worker *w, struct worker_conn *c)
-{
-	int round, moved, rc;
-
-	for (round = 0; round < WORKER_ROUNDS; round++) {
-		moved = 0;
-		if (c->rd) {
-			rc = worker_recv(w, c);
-			if (rc < 0)
-				return;
-			moved |= rc;
-		}
-		if (c->wr && flow_tx_avail(&c->f)) {
-			rc = worker_send(w, c);
-			if (rc < 0)
-				return;
-			moved |= rc;
-		}
-		if (!moved)
-			return;
-	}
-	if (c->rd || (c->wr && flow_tx_avail(&c->f)))
-		worker_enqueue(w, c);
-}
-
-/* Rate mode: release every slot due by now to its connection. */
-static void worker_release(struct worker *w, struct pace_cursor *pc,
-			   uint64_t now)
-{
-	struct worker_conn *c;
-	int i;
-
-	for (i = 0; i < WORKER_RELEASE_MAX && pace_cursor_time(pc) <= now;
-	     i++) {
-		c = &w->conns[pace_cursor_next(pc) - w->first];
-		if (c->fd < 0)
-			continue;
-		flow_release(&c->f, 1);
-		worker_enqueue(w, c);
-	}
-}
-
-/* Block until events, a phase change, or the deadline (0: none). */
-static int worker_wait(struct worker *w, struct epoll_event *ev,
-		       uint64_t deadline, uint64_t now)
-{
-	struct timespec ts = { 0, 0 };
-	uint64_t ns = 0;
-	int ms;
-
-	if (w->pend)
-		deadline = now;
-	if (deadline) {
-		ns = deadline > now ? deadline - now : 0;
-		ts.tv_sec = (time_t)(ns / 1000000000ull);
-		ts.tv_nsec = (long)(ns % 1000000000ull);
-	}
-	if (w->run->precise_timer)
-		return epoll_pwait2(w->epfd, ev, WORKER_EVENTS,
-				    deadline ? &ts : NULL, NULL);
-	ms = deadline ? (int)((ns + 999999u) / 1000000u) : -1;
-	return epoll_wait(w->epfd, ev, WORKER_EVENTS, ms);
-}
-
-/* Dispatch one batch of events: note what each connection can do. */
-static void worker_events(struct worker *w, struct epoll_event *ev, int n)
-{
-	struct worker_conn *c;
-	uint64_t junk;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (ev[i].data.u64 == WORKER_TAG_WAKE) {
-			if (read(w->evfd, &junk, sizeof(junk)) < 0 &&
-			    errno != EAGAIN)
-				perror("echo-load: eventfd");
-			continue;
-		}
-		c = &w->conns[ev[i].data.u64];
-		if (c->fd < 0)
-			continue;
-		if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			c->rd = true;
-		if (ev[i].events & (EPOLLRDHUP | EPOLLHUP))
-			c->hup = true;
-		if (ev[i].events & (EPOLLOUT | EPOLLERR))
-			c->wr = true;
-		worker_enqueue(w, c);
-	}
-}
-
-/* Service every connection queued before this call. */
-static void worker_run_pending(struct worker *w)
-{
-	struct worker_conn *c = w->pend, *next;
-
-	w->pend = NULL;
-	w->pend_tail = &w->pend;
-	for (; c; c = next) {
-		next = c->next;
-		c->queued = false;
-		if (c->fd >= 0)
-			worker_service(w, c);
-	}
-}
-
-static void worker_measure_begin(struct worker *w, uint64_t *t0, uint64_t *cpu0)
-{
-	hist_reset(&w->hist);
-	w->res.fc = (struct flow_count){ 0 };
-	*t0 = worker_now();
-	*cpu0 = worker_cpu_ns();
-}
-
-static void worker_loop(struct worker *w)
-{
-	struct epoll_event ev[WORKER_EVENTS];
-	struct worker_run *run = w->run;
-	bool rate = run->fcfg.mode == FLOW_RATE && w->n;
-	uint64_t now, t0 = 0, cpu0 = 0, deadline;
-	struct pace_cursor pc;
-	int seen = WORKER_WARMUP, phase, n;
 	unsigned i;
+	int k;
 
-	if (rate)
-		pace_cursor_init(&pc, &run->pace, w->first, w->first + w->n);
-	for (i = 0; i < w->n; i++)
-		worker_enqueue(w, &w->conns[i]);
-	for (;;) {
-		phase = atomic_load_explicit(&run->phase, memory_order_acquire);
-		if (phase != seen && seen == WORKER_WARMUP)
-			worker_measure_begin(w, &t0, &cpu0);
-		if (phase == WORKER_STOP)
-			break;
-		seen = phase;
-		now = worker_now();
-		deadline = 0;
-		if (rate) {
-			worker_release(w, &pc, now);
-			deadline = pace_cursor_time(&pc);
-		}
-		n = worker_wait(w, ev, deadline, now);
-		if (n < 0 && errno != EINTR) {
-			w->res.err = -errno;
-			perror("echo-load: epoll_wait");
-			break;
-		}
-		worker_events(w, ev, n > 0 ? n : 0);
-		worker_run_pending(w);
-	}
-	w->res.cpu_ns = worker_cpu_ns() - cpu0;
-	w->res.wall_ns = worker_now() - t0;
-}
-
-/* Drain: read c to the server's EOF, verifying; 1 once c is closed. */
-static int worker_drain_conn(struct worker *w, struct worker_conn *c)
-{
-	struct flow_count junk = { 0 };
-	ssize_t n;
-	int rc;
-
-	for (;;) {
-		n = recv(c->fd, w->rxbuf, WORKER_BUF, 0);
-		if (n > 0) {
-			rc =
-			    flow_rx(&c->f, w->rxbuf, (size_t)n, 0, NULL, &junk);
-			if (!rc)
-				continue;
-			worker_fail(w, c, rc);
-			return 1;
-		}
-		if (n == 0) {
-			close(c->fd);
-			c->fd = -1;
-			return 1;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			c->rd = false;
-			return 0;
-		}
-		if (errno != EINTR) {
-			worker_fail(w, c, -errno);
-			return 1;
-		}
+	for (k = 0; k < WORKER_RELEASE_MAX && pace_cursor_time(pc) <= now;
+	     k++) {
+		i = pace_cursor_next(pc) - w->first;
+		if (w->conns[i].fd < 0)
+			continue;
+		flow_release(&w->conns[i].f, 1);
+		due(w, i);
 	}
 }
 
-/*
- * After the measured interval: shut our write sides and read the echoes
- * still in flight up to each server EOF (verified, not counted), so the
- * server sees orderly closes rather than resets. Bounded by WORKER_DRAIN_NS;
- * connections still open then are closed by worker_destroy.
- */
-static void worker_drain(struct worker *w)
+/* The measured interval is over: note this thread's CPU and wall time. */
+static void worker_clocks(struct worker *w)
 {
-	uint64_t end = worker_now() + WORKER_DRAIN_NS, now;
-	struct epoll_event ev[WORKER_EVENTS];
-	struct worker_conn *c;
-	unsigned i, open = 0;
-	int n, k;
+	w->res.cpu_ns = worker_cpu_ns() - w->cpu0;
+	w->res.wall_ns = worker_now() - w->t0;
+}
 
-	/* Sending is over: forget the pending list (it would make every
-	 * wait below return at once). */
-	w->pend = NULL;
-	w->pend_tail = &w->pend;
-	for (i = 0; i < w->n; i++) {
-		c = &w->conns[i];
-		if (c->fd < 0)
-			continue;
-		if (shutdown(c->fd, SHUT_WR)) {
-			worker_fail(w, c, -errno);
-			continue;
-		}
-		c->rd = true;
-		open++;
+bool worker_running(struct worker *w)
+{
+	int phase = atomic_load_explicit(&w->run->phase, memory_order_acquire);
+
+	if (phase != w->seen && w->seen == WORKER_WARMUP) {
+		hist_reset(&w->hist);
+		w->res.fc = (struct flow_count){ 0 };
+		w->t0 = worker_now();
+		w->cpu0 = worker_cpu_ns();
 	}
-	while (open && (now = worker_now()) < end) {
-		for (i = 0; i < w->n; i++) {
-			c = &w->conns[i];
-			if (c->fd >= 0 && c->rd)
-				open -= (unsigned)worker_drain_conn(w, c);
-		}
-		if (!open)
-			break;
-		n = worker_wait(w, ev, end, now);
-		for (k = 0; k < n; k++) {
-			if (ev[k].data.u64 != WORKER_TAG_WAKE)
-				w->conns[ev[k].data.u64].rd = true;
-		}
+	w->seen = phase;
+	if (phase == WORKER_STOP) {
+		worker_clocks(w);
+		return false;
 	}
+	return true;
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	const struct worker_engine *e = w->run->engine;
 	cpu_set_t set;
 
 	if (w->cpu >= 0) {
 		CPU_ZERO(&set);
 		CPU_SET(w->cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
+		if (sched_setaffinity(0, sizeof(set), &set)) {
 			w->res.err = -errno;
+			w->res.pin_failed = true;
+		}
 	}
 	/* Open loop wants sends on time: the default 50 us slack of timed
 	 * waits would bunch them up. */
 	if (w->run->fcfg.mode == FLOW_RATE)
 		prctl(PR_SET_TIMERSLACK, 1ul, 0ul, 0ul, 0ul);
+	if (!w->res.err && e->start)
+		w->res.err = e->start(w);
 	pthread_mutex_lock(&w->run->lock);
 	w->run->ready++;
 	pthread_cond_broadcast(&w->run->cond);
@@ -520,9 +221,14 @@ static void *worker_main(void *arg)
 		pthread_cond_wait(&w->run->cond, &w->run->lock);
 	pthread_mutex_unlock(&w->run->lock);
 	if (!w->res.err) {
-		worker_loop(w);
-		worker_drain(w);
+		e->loop(w);
+		/* A loop that failed left before the stop: close the books. */
+		if (w->seen != WORKER_STOP)
+			worker_clocks(w);
+		e->drain(w);
 	}
+	if (e->stop)
+		e->stop(w);
 	return NULL;
 }
 
@@ -599,24 +305,19 @@ void worker_destroy(struct worker *w)
 
 	if (!w->run) /* zeroed, never initialised: owns nothing */
 		return;
+	w->run->engine->destroy(w);
 	for (i = 0; w->conns && i < w->n; i++) {
 		if (w->conns[i].fd >= 0)
 			close(w->conns[i].fd);
 	}
-	if (w->epfd >= 0)
-		close(w->epfd);
 	if (w->evfd >= 0)
 		close(w->evfd);
 	free(w->conns);
 	free(w->recs);
-	free(w->txbuf);
-	free(w->rxbuf);
 	w->conns = NULL;
 	w->recs = NULL;
-	w->txbuf = NULL;
-	w->rxbuf = NULL;
+	w->eng = NULL;
 	w->n = 0;
-	w->epfd = -1;
 	w->evfd = -1;
 	w->run = NULL;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.h - one generator thread: its connections, its own epoll loop,
- * its own histogram and counters.
+ * worker.h - one generator thread: its connections, its own I/O engine
+ * (an epoll loop, or an io_uring), its own histogram and counters.
  *
  * Threads share only the read-only run description and the phase; main
  * reads a worker's results after joining it. Nothing here exits.
@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "flow.h"
@@ -24,11 +25,15 @@ enum worker_phase {
 	WORKER_STOP, /* leave the loop now */
 };
 
+struct worker_engine;
+
 /* What all workers of a run share. */
 struct worker_run {
+	const struct worker_engine *engine; /* every thread's I/O engine */
 	struct flow_cfg fcfg;
 	struct pace pace; /* rate mode; t0 is set before worker_go */
 	uint64_t seed; /* run seed of the byte streams */
+	unsigned thread_conns; /* most connections one thread has */
 	bool precise_timer; /* epoll_pwait2 works (else ms timeouts) */
 	atomic_int phase; /* enum worker_phase, changed by main only */
 	atomic_uint complaints; /* error lines printed so far, bounded */
@@ -46,8 +51,9 @@ struct worker_result {
 	uint64_t conn_errors; /* whole run: EOF, reset, other errors */
 	uint64_t cpu_ns; /* this thread's user + sys CPU while measuring */
 	uint64_t wall_ns; /* the measured interval as this thread saw it */
-	int err; /* the thread could not run (affinity) or its wait
-		  * failed: -errno, and the run fails */
+	int err; /* the thread could not run (affinity, engine set-up)
+		  * or its wait failed: -errno, and the run fails */
+	bool pin_failed; /* err is from pinning to the CPU */
 };
 
 struct worker_conn;
@@ -63,21 +69,31 @@ struct worker {
 	/* private to the thread once started */
 	pthread_t tid;
 	bool started;
-	int epfd;
 	int evfd; /* main writes here to announce a phase change */
-	struct worker_conn *conns;
+	struct worker_conn *conns; /* engine.h */
 	struct flow_rec *recs;
-	uint8_t *txbuf; /* stream bytes [tx_base, +tx_len) of tx_owner */
-	struct worker_conn *tx_owner;
-	uint64_t tx_base;
-	size_t tx_len;
-	uint8_t *rxbuf;
-	struct worker_conn *pend; /* connections with work left, FIFO */
-	struct worker_conn **pend_tail;
+	void *eng; /* the engine's own state */
+	int seen; /* the phase worker_running saw last */
+	uint64_t t0, cpu0; /* wall and CPU clocks when measuring began */
 };
 
-/* worker_run_init - set up run's phase and start line (fcfg, pace and seed
- * are the caller's). 0 or -errno. */
+/* worker_engine_find - the compiled-in engine called name ("epoll",
+ * "uring"), or NULL. */
+const struct worker_engine *worker_engine_find(const char *name);
+
+/* worker_engine_name - e's name. */
+const char *worker_engine_name(const struct worker_engine *e);
+
+/*
+ * worker_engine_probe - can e run here with run's settings? 0 with a
+ * one-line description of its configuration in msg, or -errno with a
+ * one-line reason in msg (no program name, no newline).
+ */
+int worker_engine_probe(const struct worker_engine *e,
+			const struct worker_run *run, char *msg, size_t len);
+
+/* worker_run_init - set up run's phase and start line (engine, fcfg, pace
+ * and seed are the caller's). 0 or -errno. */
 int worker_run_init(struct worker_run *run);
 
 /* worker_run_destroy - undo worker_run_init; no worker may be running. */
@@ -97,8 +113,9 @@ void worker_go(struct worker_run *run);
 int worker_init(struct worker *w, struct worker_run *run, unsigned id, int cpu,
 		const int *fds, unsigned first, unsigned n);
 
-/* worker_start - start the thread; it pins itself (result in res.err),
- * reports ready and waits for worker_go. 0 or -errno. */
+/* worker_start - start the thread; it pins itself and starts its engine
+ * (result in res.err), reports ready and waits for worker_go. 0 or
+ * -errno. */
 int worker_start(struct worker *w);
 
 /* worker_wake - make the thread look at run->phase now. */

@@ -5,9 +5,11 @@
 Runs the smoke matrix against the binaries of this build (no rebuild) and
 checks that raw.csv is complete and consistent: every server and cell has
 a row; every row either measured something (messages > 0, no errors, the
-server's CPU and, for our servers, syscalls per message present) or says
-why it was skipped (only select past FD_SETSIZE may be); memory.csv has
-every server; summary.csv and report.md exist and name every server.
+server's CPU and, for our servers, syscalls per message present, the
+generator's engine named) or says why it was skipped (only select past
+FD_SETSIZE may be); one engine for every row, the one env.txt names;
+memory.csv has every server; summary.csv and report.md exist and name
+every server.
 Usage: test_compare.py COMPARE_SH BUILD_DIR
 """
 import csv
@@ -65,6 +67,17 @@ def main():
         if float(x["p50_us"]) <= 0 or float(x["p99_us"]) < float(x["p50_us"]):
             fail("{}: inconsistent latency p50 {} p99 {}".format(
                 where, x["p50_us"], x["p99_us"]))
+        if x["gen_engine"] not in ("epoll", "uring"):
+            fail("{}: generator engine '{}'".format(where, x["gen_engine"]))
+    engines = {x["gen_engine"] for x in rows if x["msgs_per_s"] != ""}
+    if len(engines) != 1:
+        fail("generator engines differ between rows: {}".format(engines))
+    env = open(os.path.join(out, "env.txt")).read()
+    line = [e for e in env.split("\n")
+            if e.startswith("generator: echo-load --engine auto: ")]
+    if not line or line[0].split(": ")[2].split(" ")[0] not in engines:
+        fail("env.txt does not name the engine the rows used ({}): {}".format(
+            engines, line))
     mem = {x["server"] for x in csv.DictReader(
         open(os.path.join(out, "memory.csv")))}
     if not want <= mem:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_load.c - `test_load SCENARIO ECHO_LOAD READY_ECHO`: echo-load end to
- * end, one scenario per process.
+ * test_load.c - `test_load SCENARIO ECHO_LOAD READY_ECHO [ENGINE]`: echo-load
+ * end to end, one scenario per process, every echo-load run with --engine
+ * ENGINE if given (exit 77 if this kernel cannot run it).
  *
  * Against ready-echo on port 0 in every mode (the machine-readable line must
  * be complete), and against evil servers written here, which must be caught.
@@ -21,7 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +40,8 @@
 
 static const char *load_bin; /* echo-load */
 static const char *server_bin; /* ready-echo */
+static const char *engine; /* --engine for every echo-load run, or NULL */
+static bool deny_uring; /* children start with io_uring_setup refused */
 static bool skipped;
 
 /* ---- child processes -------------------------------------------------- */
@@ -58,6 +66,26 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* In a child: make io_uring_setup fail with EPERM (a seccomp filter, as
+ * Docker's default profile does); 0 or -errno. */
+static int deny_uring_setup(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return -errno;
+	return 0;
+}
+
 static void proc_start(struct proc *p, const char *const *argv)
 {
 	int out[2], err[2];
@@ -74,6 +102,8 @@ static void proc_start(struct proc *p, const char *const *argv)
 		close(err[0]);
 		close(out[1]);
 		close(err[1]);
+		if (deny_uring && deny_uring_setup())
+			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -193,6 +223,10 @@ static int load_run(struct proc *p, unsigned port, const char *const *args)
 	argv[n++] = load_bin;
 	argv[n++] = "--port";
 	argv[n++] = portbuf;
+	if (engine) {
+		argv[n++] = "--engine";
+		argv[n++] = engine;
+	}
 	for (; *args && n < 62; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
@@ -212,7 +246,7 @@ static const char *const columns[] = {
 	"label",     "mode",   "conns",	      "idle",	       "size",
 	"depth",     "rate",   "duration_s",  "msgs",	       "msgs_per_s",
 	"mib_per_s", "p50_us", "p90_us",      "p99_us",	       "p999_us",
-	"max_us",    "errors", "gen_cpu_pct", "gen_saturated",
+	"max_us",    "errors", "gen_cpu_pct", "gen_saturated", "engine",
 };
 
 #define NCOLS_MAX 64
@@ -338,6 +372,8 @@ static void check_clean(const struct row *r, const char *mode)
 	assert_true(num(r, "gen_cpu_pct") > 0);
 	assert_true(!strcmp(field(r, "gen_saturated"), "0") ||
 		    !strcmp(field(r, "gen_saturated"), "1"));
+	if (engine)
+		assert_string_equal(field(r, "engine"), engine);
 }
 
 /* One clean run of echo-load against ready-echo; r gets its output. */
@@ -738,7 +774,8 @@ static void t_sigint(void **state)
 	(void)state;
 	snprintf(port, sizeof(port), "%u",
 		 server_start(&srv, "127.0.0.1", "epoll"));
-	proc_start(&load, ARGV(load_bin, "--port", port, "--duration", "60",
+	proc_start(&load, ARGV(load_bin, "--port", port, "--engine",
+			       engine ? engine : "auto", "--duration", "60",
 			       "--warmup", "0.2", "--csv"));
 	usleep(800 * 1000);
 	assert_int_equal(kill(load.pid, SIGINT), 0);
@@ -799,6 +836,8 @@ static void t_bad_usage(void **state)
 		ARGV("--port", "70000"),
 		ARGV("--bogus"),
 		ARGV("extra"),
+		ARGV("--engine", "select"),
+		ARGV("--engine"),
 	};
 	static struct proc p;
 	size_t i;
@@ -823,6 +862,156 @@ static void t_bad_usage(void **state)
 	assert_int_equal(proc_wait(&p, 5000), 0);
 	assert_int_equal(exit_code(&p), 0);
 	assert_non_null(strstr(p.out, "echo-load "));
+}
+
+/*
+ * Many connections on one thread: more sends in one loop iteration than
+ * the io_uring engine's submission queue holds (4096), so it must submit
+ * part of the batch early; every byte is still verified.
+ */
+static void t_many(void **state)
+{
+	char conns[16];
+	struct rlimit rl;
+	unsigned long n = 5000;
+	struct row r;
+
+	(void)state;
+	/* echo-load and ready-echo each need one descriptor per connection;
+	 * both raise their soft limit up to the hard one. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < 2 * n + 200)
+		n = rl.rlim_max > 400 ? (unsigned long)(rl.rlim_max - 200) / 2
+				      : 100;
+	snprintf(conns, sizeof(conns), "%lu", n);
+	clean_run("127.0.0.1", "epoll",
+		  ARGV("--conns", conns, "--duration", "0.5", "--warmup", "0.2",
+		       "--csv"),
+		  false, &r);
+	check_clean(&r, "pingpong");
+	assert_string_equal(field(&r, "conns"), conns);
+}
+
+/* Messages far larger than a socket buffer: every send fills the socket
+ * and waits for room, its echo arrives in many pieces. */
+static void t_stream_big(void **state)
+{
+	struct row r;
+
+	(void)state;
+	clean_run("127.0.0.1", "epoll",
+		  ARGV("--mode", "stream", "--conns", "3", "--size", "1m",
+		       "--duration", "1", "--warmup", "0.2", "--csv"),
+		  false, &r);
+	check_clean(&r, "stream");
+	assert_true(num(&r, "mib_per_s") > 1.0);
+}
+
+/* Deep pipeline with odd-sized messages: sends carry many messages and
+ * echoes end mid-message. */
+static void t_pipeline_deep(void **state)
+{
+	struct row r;
+
+	(void)state;
+	clean_run("127.0.0.1", "epoll",
+		  ARGV("--mode", "pipeline", "--depth", "64", "--conns", "5",
+		       "--size", "1000", "--threads", "2", "--duration", "1",
+		       "--warmup", "0.2", "--csv"),
+		  false, &r);
+	check_clean(&r, "pipeline");
+	assert_string_equal(field(&r, "depth"), "64");
+}
+
+/* Does `echo-load --engine uring` run here? (It checks before dialling.) */
+static bool uring_works(void)
+{
+	static struct proc p;
+
+	proc_start(&p, ARGV(load_bin, "--port", "9", "--engine", "uring",
+			    "--duration", "0.1", "--warmup", "0"));
+	if (proc_wait(&p, 5000)) {
+		proc_kill(&p);
+		return false;
+	}
+	return !strstr(p.err, "--engine uring:");
+}
+
+/* Without --engine: io_uring where it works, else epoll, said so. */
+static void t_engine_auto(void **state)
+{
+	const char *want = uring_works() ? "uring" : "epoll";
+	static struct proc srv, load;
+	unsigned port;
+	struct row r;
+
+	(void)state;
+	engine = NULL;
+	port = server_start(&srv, "127.0.0.1", "epoll");
+	if (load_run(&load, port,
+		     ARGV("--conns", "3", "--duration", "0.5", "--warmup",
+			  "0.1", "--csv")))
+		fail_msg("echo-load failed; stderr: %s", load.err);
+	server_stop(&srv);
+	csv_parse(load.out, &r);
+	check_clean(&r, "pingpong");
+	assert_string_equal(field(&r, "engine"), want);
+	if (!strcmp(want, "epoll") && !strstr(load.err, "using epoll"))
+		fail_msg("fell back to epoll without saying why: %s", load.err);
+	if (!strstr(load.err,
+		    strcmp(want, "uring") ? "engine epoll" : "engine uring ("))
+		fail_msg("the start-up line lacks the engine: %s", load.err);
+}
+
+/*
+ * io_uring refused (a seccomp filter, as in Docker): by default echo-load
+ * says why and runs on epoll; --engine uring fails with the reason.
+ */
+static void t_engine_fallback(void **state)
+{
+	static struct proc srv, load, probe;
+	unsigned port;
+	struct row r;
+	int rc;
+
+	(void)state;
+	engine = NULL;
+	deny_uring = true;
+	proc_start(&probe, ARGV(load_bin, "--version"));
+	assert_int_equal(proc_wait(&probe, 5000), 0);
+	if (exit_code(&probe) == 126) {
+		print_message("skipped: cannot install a seccomp filter\n");
+		skipped = true;
+		skip();
+	}
+	deny_uring = false;
+	port = server_start(&srv, "127.0.0.1", "epoll");
+	deny_uring = true;
+	rc = load_run(&load, port,
+		      ARGV("--conns", "2", "--duration", "0.5", "--warmup",
+			   "0.1", "--csv"));
+	if (rc)
+		fail_msg("echo-load exit %d; stderr: %s", rc, load.err);
+	csv_parse(load.out, &r);
+	check_clean(&r, "pingpong");
+	assert_string_equal(field(&r, "engine"), "epoll");
+	if ((!strstr(load.err, "io_uring engine unavailable: io_uring_setup: "
+			       "Operation not permitted") ||
+	     !strstr(load.err, "using epoll")) &&
+	    !strstr(load.err, "built without liburing"))
+		fail_msg("no fallback note: %s", load.err);
+	if (!strstr(load.err, "built without liburing")) {
+		rc = load_run(
+		    &load, port,
+		    ARGV("--engine", "uring", "--duration", "0.3", "--csv"));
+		assert_int_equal(rc, 1);
+		if (!strstr(load.err, "--engine uring: io_uring_setup: "
+				      "Operation not permitted"))
+			fail_msg("no reason given: %s", load.err);
+		assert_string_equal(load.out, "");
+	}
+	deny_uring = false;
+	server_stop(&srv);
 }
 
 static int teardown(void **state)
@@ -855,6 +1044,11 @@ static const struct {
 	{ "no_server", t_no_server },
 	{ "bad_usage", t_bad_usage },
 	{ "sigint", t_sigint },
+	{ "many", t_many },
+	{ "stream_big", t_stream_big },
+	{ "pipeline_deep", t_pipeline_deep },
+	{ "engine_auto", t_engine_auto },
+	{ "engine_fallback", t_engine_fallback },
 };
 
 int main(int argc, char **argv)
@@ -863,14 +1057,20 @@ int main(int argc, char **argv)
 	size_t i;
 	int rc;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s SCENARIO ECHO_LOAD READY_ECHO\n",
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr,
+			"usage: %s SCENARIO ECHO_LOAD READY_ECHO [ENGINE]\n",
 			argv[0]);
 		return 2;
 	}
 	load_bin = argv[2];
 	server_bin = argv[3];
+	engine = argc == 5 ? argv[4] : NULL;
 	signal(SIGPIPE, SIG_IGN);
+	if (engine && !strcmp(engine, "uring") && !uring_works()) {
+		printf("skipped: echo-load --engine uring does not run here\n");
+		return 77;
+	}
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		if (!strcmp(argv[1], scenarios[i].name)) {
 			test[0].name = scenarios[i].name;

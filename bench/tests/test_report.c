@@ -20,7 +20,7 @@ static const char *const required[] = {
 	"label",     "mode",   "conns",	      "idle",	       "size",
 	"depth",     "rate",   "duration_s",  "msgs",	       "msgs_per_s",
 	"mib_per_s", "p50_us", "p90_us",      "p99_us",	       "p999_us",
-	"max_us",    "errors", "gen_cpu_pct", "gen_saturated",
+	"max_us",    "errors", "gen_cpu_pct", "gen_saturated", "engine",
 };
 
 static int count_char(const char *s, char c)
@@ -53,6 +53,7 @@ static struct report sample(struct hist *h)
 	struct report r = {
 		.label = "run-1",
 		.mode = "pipeline",
+		.engine = "uring",
 		.conns = 4,
 		.threads = 2,
 		.size = 64,
@@ -116,6 +117,11 @@ static void test_csv(void **state)
 	}
 	assert_true(strncmp(head, "label,mode,conns,", 17) == 0);
 	assert_true(strncmp(row, "run-1,pipeline,4,", 17) == 0);
+	/* Columns are only ever appended: the engine came last. */
+	assert_true(strlen(head) > 8 &&
+		    !strcmp(head + strlen(head) - 8, ",engine\n"));
+	assert_true(strlen(row) > 7 &&
+		    !strcmp(row + strlen(row) - 7, ",uring\n"));
 	free(h);
 }
 

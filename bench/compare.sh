@@ -424,7 +424,7 @@ if [ -z "$threads_list" ]; then
 fi
 if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 	saved_pin_srv=("${pin_srv[@]}")
-	saved_gen_pin=("${gen_pin[@]}")
+	saved_gen_opts=("${gen_opts[@]}")
 	tcell="threads-c$threads_conns-s64"
 	tentries=()
 	for t in $threads_list; do
@@ -453,7 +453,7 @@ if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 				tnote="loops share CPUs with the generator ($ncpu CPUs)"
 			fi
 			pin_srv=(taskset -c "$scpus")
-			gen_pin=(--cpu "$gcpus" --threads "$t")
+			gen_opts=(--cpu "$gcpus" --threads "$t" --engine "$engine")
 			progress "${entry%%|*}" "$tcell"
 			run_one "$entry" "$tcell" "$r" threads "$threads_conns" 64 0 \
 				--mode pingpong --conns "$threads_conns" --size 64
@@ -465,7 +465,7 @@ if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 		done
 	done
 	pin_srv=("${saved_pin_srv[@]}")
-	gen_pin=("${saved_gen_pin[@]}")
+	gen_opts=("${saved_gen_opts[@]}")
 	echo >&2
 fi
 

@@ -41,6 +41,7 @@
 	X(bufs_live, "connection buffers allocated now")                       \
 	X(cancels, "io_uring: cancel requests issued")                         \
 	X(enobufs, "io_uring: receives stopped, buffer ring empty (-ENOBUFS)") \
+	X(ring_waits, "io_uring: recvs held back until own-ring bytes left")   \
 	X(rearms, "io_uring: multishot requests armed again after ending")     \
 	X(sq_full, "io_uring: SQ full, submitted early")                       \
 	X(submit_busy, "io_uring: submits refused with -EBUSY, retried")       \

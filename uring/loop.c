@@ -634,6 +634,15 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 	 * recv into the connection's own ring: when stuck readers hold the
 	 * whole pool, the others still make progress.
 	 */
+	if (!conn_ring_idle(&s->conn) && l->br.avail && !(s->io & IO_NOBUF) &&
+	    (s->io & IO_SEND)) {
+		/* Own-ring bytes (after an -ENOBUFS) are still going out:
+		 * arm the multishot recv once that send completes and the
+		 * ring is idle, instead of staying on one-shot recvs into the
+		 * ring for as long as the peer keeps the ping-pong going. */
+		l->sv.st.ring_waits++;
+		return;
+	}
 	if (!conn_ring_idle(&s->conn) || !l->br.avail || (s->io & IO_NOBUF)) {
 		basic_arm_recv(l, s);
 		return;

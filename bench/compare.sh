@@ -293,7 +293,7 @@ run_one() {
 	shift 7
 	local name=${entry%%|*} rest=${entry#*|}
 	local kind=${rest%%|*} cmd=${rest#*|}
-	local note=""
+	local note=${extra_note:-}
 	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
 	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
 		if [ "$conns" -gt 1000 ]; then
@@ -454,13 +454,12 @@ if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 			fi
 			pin_srv=(taskset -c "$scpus")
 			gen_opts=(--cpu "$gcpus" --threads "$t" --engine "$engine")
+			[ "$t" -gt 1 ] || tnote=""
+			extra_note=$tnote
 			progress "${entry%%|*}" "$tcell"
 			run_one "$entry" "$tcell" "$r" threads "$threads_conns" 64 0 \
 				--mode pingpong --conns "$threads_conns" --size 64
-			if [ -n "$tnote" ] && [ "$t" -gt 1 ]; then
-				# The note column is the last one of the row just written.
-				sed -i '$ s/,$/,'"$tnote"'/' "$raw"
-			fi
+			extra_note=""
 			done_runs=$((done_runs + 1))
 		done
 	done

@@ -55,6 +55,7 @@ static char **lim_cmd; /* the server command after "--" */
 static char lim_row[64]; /* the row's name in the report lines */
 static bool lim_select; /* it runs the select backend */
 static bool lim_basic; /* it is uring-echo --mode basic */
+static bool lim_multishot; /* it is uring-echo --mode multishot */
 static bool lim_skipped;
 static struct h_srv lim_srv[4]; /* servers and generators of a scenario */
 static int *lim_fds; /* client descriptors of a scenario */
@@ -104,6 +105,7 @@ static void row_name(char **cmd)
 			 edge ? "-edge" : "");
 	lim_select = !uring && !strcmp(backend, "select");
 	lim_basic = uring && !strcmp(mode, "basic");
+	lim_multishot = uring && !strcmp(mode, "multishot");
 }
 
 /* The report line: "limits: row=NAME scenario=NAME " and the figures. */
@@ -782,9 +784,14 @@ static double flood_attempt(struct h_srv *s, int k, const char *secs,
 	c0 = cpu_mark(s);
 	base = pingpong(1, port, secs);
 
-	flood = load_start(2, ARGV("--port", port, "--mode", "stream", "--size",
-				   "64k", "--conns", "1", "--duration", fsecs,
-				   "--warmup", "0", "--json"));
+	/* The flooder's engine is pinned to epoll, as when the bounds were
+	 * calibrated: with echo-load's io_uring engine (its default since)
+	 * uring-echo multishot moved only 28-45 MiB/s of the flood through
+	 * (its one-4-KiB-buffer-per-send echo path; docs/design.md). */
+	flood =
+	    load_start(2, ARGV("--port", port, "--mode", "stream", "--size",
+			       "64k", "--conns", "1", "--duration", fsecs,
+			       "--warmup", "0", "--engine", "epoll", "--json"));
 	h_sleep_ms(500);
 	in0 = h_srv_stat_now(s, "bytes_in");
 	t0 = h_now_ms();
@@ -809,11 +816,14 @@ static double flood_attempt(struct h_srv *s, int k, const char *secs,
 	       "others_cpu_pct=%.1f bound_ms=%.1f",
 	       k, base.p50, base.p99, base.mps, fl.p50, fl.p99, fl.max, fl.mps,
 	       json_num(flood->out, "mib_per_s"), srv_mib, others, lim);
-	/* The flood really flowed while the clients were measured. */
-	CHECK(srv_mib >= 50,
-	      "expected the flooder to move at least 50 MiB/s through the "
+	/* The flood really flowed while the clients were measured. Multishot
+	 * holds one stream to its per-connection cap of provided buffers and
+	 * echoes one 4 KiB buffer per send: measured 32-65 MiB/s here, so its
+	 * floor is lower (the others move 200-800). */
+	CHECK(srv_mib >= (lim_multishot ? 20 : 50),
+	      "expected the flooder to move at least %d MiB/s through the "
 	      "server, got %.1f",
-	      srv_mib);
+	      lim_multishot ? 20 : 50, srv_mib);
 	return fl.p99;
 }
 

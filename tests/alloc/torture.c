@@ -60,11 +60,6 @@ static void __attribute__((format(printf, 1, 2))) at_fail(const char *fmt, ...)
 			at_fail(__VA_ARGS__); \
 	} while (0)
 
-static const char *at_err(int rc)
-{
-	return rc ? strerror(rc < 0 ? -rc : rc) : "ok";
-}
-
 /* What a server wrote (NULL until it writes anything). */
 static const char *at_text(const char *s)
 {
@@ -129,7 +124,7 @@ static bool at_exchange(struct at_run *r, const char *what, int fd,
 	CHECK(rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN,
 	      "N=%lu: %s: expected the echo or an early close, got %s at "
 	      "byte %zu of %zu",
-	      r->n, what, at_err(rc), at, e->len);
+	      r->n, what, h_err_str(rc), at, e->len);
 	r->cut++;
 	return false;
 }
@@ -138,7 +133,7 @@ static int at_connect(const struct at_run *r, const char *what)
 {
 	int fd = h_connect("127.0.0.1", at_srv.port, 0, 0, false);
 
-	CHECK(fd >= 0, "N=%lu: %s: connect: %s", r->n, what, at_err(fd));
+	CHECK(fd >= 0, "N=%lu: %s: connect: %s", r->n, what, h_err_str(fd));
 	return fd;
 }
 
@@ -232,7 +227,7 @@ static void at_run(char *const *cmd, struct at_run *r)
 		h_srv_free(&at_srv);
 		return;
 	}
-	CHECK(rc == 0, "N=%lu: server start: %s", r->n, at_err(rc));
+	CHECK(rc == 0, "N=%lu: server start: %s", r->n, h_err_str(rc));
 	r->listened = true;
 	at_scenario(r);
 	CHECK(h_srv_alive(&at_srv), "N=%lu: the server died while serving",

@@ -1114,3 +1114,33 @@ int h_echo_small(int fd, uint64_t tag, int timeout_ms)
 		msg[i] = (uint8_t)(tag >> (8 * i));
 	return h_echo_buf(fd, msg, sizeof(msg), timeout_ms);
 }
+
+static void h_put_tag(uint8_t msg[8], uint64_t tag)
+{
+	for (int i = 0; i < 8; i++)
+		msg[i] = (uint8_t)(tag >> (8 * i));
+}
+
+int h_send_tag(int fd, uint64_t tag)
+{
+	uint8_t msg[8];
+
+	h_put_tag(msg, tag);
+	return h_send_all(fd, msg, sizeof(msg), 2000);
+}
+
+int h_recv_tag(int fd, uint64_t tag, int timeout_ms)
+{
+	uint8_t msg[8], want[8];
+	int rc = h_recv_exact(fd, msg, sizeof(msg), timeout_ms, NULL);
+
+	h_put_tag(want, tag);
+	if (rc == 0 && memcmp(msg, want, sizeof(msg)))
+		rc = -EPROTO;
+	return rc;
+}
+
+const char *h_err_str(int rc)
+{
+	return rc ? strerror(rc < 0 ? -rc : rc) : "ok";
+}

@@ -212,4 +212,13 @@ int h_echo_buf(int fd, const void *buf, size_t len, int timeout_ms);
 /* h_echo_small - echo an 8-byte message made of tag; 0 or -errno. */
 int h_echo_small(int fd, uint64_t tag, int timeout_ms);
 
+/* h_send_tag - send tag as 8 little-endian bytes (2 s at most); 0 or
+ * -errno. h_recv_tag - read them back within timeout_ms: 0, -EPROTO
+ * (other bytes) or -errno. */
+int h_send_tag(int fd, uint64_t tag);
+int h_recv_tag(int fd, uint64_t tag, int timeout_ms);
+
+/* h_err_str - "ok" for 0, else strerror of a negative or positive errno. */
+const char *h_err_str(int rc);
+
 #endif

@@ -56,11 +56,6 @@ static bool e2e_ready_echo; /* it is ready-echo (has --backend) */
 static bool e2e_skipped;
 static struct h_srv e2e_srv[4]; /* servers of the running scenario */
 
-static const char *err_str(int rc)
-{
-	return rc ? strerror(rc < 0 ? -rc : rc) : "ok";
-}
-
 /* Start server slot i of the scenario; the test fails if it does not
  * print its listening line. */
 static struct h_srv *start(int i, const struct h_start *st)
@@ -69,7 +64,7 @@ static struct h_srv *start(int i, const struct h_start *st)
 	int rc = h_srv_start(s, e2e_cmd, st);
 
 	CHECK(rc == 0, "server start: expected a listening line, got %s",
-	      err_str(rc));
+	      h_err_str(rc));
 	return s;
 }
 
@@ -87,7 +82,7 @@ static struct h_srv *run_exit(int i, const char *const *args, int timeout_ms)
 	struct h_srv *s = &e2e_srv[i];
 	int rc = h_srv_start(s, e2e_cmd, &st);
 
-	CHECK(rc == 0, "start %s: %s", s->cmdline, err_str(rc));
+	CHECK(rc == 0, "start %s: %s", s->cmdline, h_err_str(rc));
 	rc = h_srv_wait(s, timeout_ms, NULL);
 	CHECK(rc == 0, "%s: expected an exit within %d ms, still running",
 	      s->cmdline, timeout_ms);
@@ -152,7 +147,7 @@ static int conn_to(const char *host, unsigned port)
 {
 	int fd = h_connect(host, port, 0, 0, false);
 
-	CHECK(fd >= 0, "connect to %s port %u: %s", host, port, err_str(fd));
+	CHECK(fd >= 0, "connect to %s port %u: %s", host, port, h_err_str(fd));
 	return fd;
 }
 
@@ -166,7 +161,7 @@ static void echo_ok(int fd, uint64_t tag, const char *what)
 	int rc = h_echo_small(fd, tag, T_ECHO);
 
 	CHECK(rc == 0, "%s: expected an 8-byte echo, got %s", what,
-	      err_str(rc));
+	      h_err_str(rc));
 }
 
 /* Echo len stream bytes of seed on fd, verifying each. */
@@ -185,7 +180,7 @@ static void echo_stream(int fd, uint64_t seed, size_t len, size_t chunk,
 	      "echo of %zu bytes (chunks %s1..%zu): expected all back intact, "
 	      "got %s at byte %zu",
 	      len, seg_seed ? "random " : "", chunk ? chunk : 65536,
-	      err_str(rc), at);
+	      h_err_str(rc), at);
 }
 
 /* Poll the counter name until it satisfies ok(value, want) or timeout_ms
@@ -231,41 +226,15 @@ static void conn_many(unsigned port, int *fds, int n, int batch)
 		for (int j = i; j < end; j++) {
 			fds[j] = h_connect(LO4, port, 0, 0, true);
 			CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
-			      err_str(fds[j]));
+			      h_err_str(fds[j]));
 		}
 		for (int j = i; j < end; j++) {
 			int rc = h_connected(fds[j], 5000);
 
 			CHECK(rc == 0, "connection %d of %d: handshake: %s", j,
-			      n, err_str(rc));
+			      n, h_err_str(rc));
 		}
 	}
-}
-
-static void put_tag(uint8_t msg[8], uint64_t tag)
-{
-	for (int i = 0; i < 8; i++)
-		msg[i] = (uint8_t)(tag >> (8 * i));
-}
-
-static int send_tag(int fd, uint64_t tag)
-{
-	uint8_t msg[8];
-
-	put_tag(msg, tag);
-	return h_send_all(fd, msg, sizeof(msg), 2000);
-}
-
-/* Read the 8-byte echo of tag within timeout_ms; 0, -EPROTO or -errno. */
-static int recv_tag(int fd, uint64_t tag, int timeout_ms)
-{
-	uint8_t msg[8], want[8];
-	int rc = h_recv_exact(fd, msg, sizeof(msg), timeout_ms, NULL);
-
-	put_tag(want, tag);
-	if (rc == 0 && memcmp(msg, want, sizeof(msg)))
-		rc = -EPROTO;
-	return rc;
 }
 
 /* True if a "warning:" line of text mentions what. */
@@ -303,12 +272,12 @@ static void echo_pipelined(unsigned port, uint64_t seed)
 		for (size_t j = 0; j < n; j++)
 			out[total + j] = (uint8_t)h_rng_next(&r);
 		rc = h_send_all(fd, out + total, n, 2000);
-		CHECK(rc == 0, "pipelined send %d: %s", i, err_str(rc));
+		CHECK(rc == 0, "pipelined send %d: %s", i, h_err_str(rc));
 		total += n;
 	}
 	rc = h_recv_exact(fd, back, total, T_ECHO, NULL);
 	CHECK(rc == 0, "pipelined: expected %zu bytes back, got %s", total,
-	      err_str(rc));
+	      h_err_str(rc));
 	CHECK(!memcmp(out, back, total), "pipelined: echo differs");
 	close(fd);
 }
@@ -332,7 +301,7 @@ static void echo_interleaved(unsigned port, uint64_t seed)
 			len[c] = 1 + (size_t)h_rng_below(&sz, MAXMSG);
 			h_rng_fill(&tx[c], buf, len[c]);
 			rc = h_send_all(fd[c], buf, len[c], 2000);
-			CHECK(rc == 0, "interleaved send: %s", err_str(rc));
+			CHECK(rc == 0, "interleaved send: %s", h_err_str(rc));
 		}
 		/* Read back in the reverse order of sending. */
 		for (int c = NC - 1; c >= 0; c--) {
@@ -342,7 +311,7 @@ static void echo_interleaved(unsigned port, uint64_t seed)
 			CHECK(rc == 0,
 			      "interleaved: round %d conn %d: expected %zu "
 			      "bytes, got %s",
-			      round, c, len[c], err_str(rc));
+			      round, c, len[c], h_err_str(rc));
 			bad = h_rng_check(&rx[c], buf, len[c]);
 			CHECK(
 			    bad < 0,
@@ -369,7 +338,7 @@ static void echo_suite(unsigned port, size_t max_size, uint64_t seed)
 	}
 	rc = h_echo_buf(fd, all, sizeof(all), T_ECHO);
 	CHECK(rc == 0, "all 256 byte values: expected them back, got %s",
-	      err_str(rc));
+	      h_err_str(rc));
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		if (sizes[i] <= max_size)
 			echo_stream(fd, seed + i, sizes[i], 0, 0);
@@ -414,7 +383,7 @@ static void t_echo_large(void **state)
 	rc = h_echo_run(fd, &e, &at);
 	ms = h_now_ms() - t0;
 	CHECK(rc == 0, "64 MiB duplex: expected all back intact, got %s at %zu",
-	      err_str(rc), at);
+	      h_err_str(rc), at);
 	print_message("64 MiB echoed in %lld ms\n", (long long)ms);
 	CHECK(ms < lim, "64 MiB: expected under %d ms, took %lld ms", lim,
 	      (long long)ms);
@@ -506,7 +475,7 @@ static int push_for(struct pusher *p, int n, int min_ms, int max_ms)
 			if (pf[i].revents)
 				rc = push_some(&p[i]);
 			CHECK(rc == 0, "push on connection %d: %s", i,
-			      err_str(rc));
+			      h_err_str(rc));
 		}
 	}
 }
@@ -576,7 +545,8 @@ static void t_slow_reader(void **state)
 		lim = lim * 3 + 32 * 1024;
 	for (int i = 0; i < NC; i++) {
 		p[i].fd = h_connect(LO4, s->port, 4096, 4096, true);
-		CHECK(p[i].fd >= 0, "slow client %d: %s", i, err_str(p[i].fd));
+		CHECK(p[i].fd >= 0, "slow client %d: %s", i,
+		      h_err_str(p[i].fd));
 		CHECK(h_connected(p[i].fd, 5000) == 0, "slow client %d", i);
 		h_rng_seed(&p[i].tx, 4000 + (uint64_t)i);
 		h_rng_seed(&p[i].rx, 4000 + (uint64_t)i);
@@ -642,7 +612,7 @@ static void t_half_close(void **state)
 		CHECK(rc == 0,
 		      "%zu bytes then SHUT_WR: expected all back then EOF, "
 		      "got %s at byte %zu",
-		      sizes[i], err_str(rc), at);
+		      sizes[i], h_err_str(rc), at);
 		/* The server must close its side by itself once the echo is
 		 * flushed, while this client still holds its socket open: a
 		 * server that waited for the client's close would leak every
@@ -722,7 +692,7 @@ static void t_reset(void **state)
 	CHECK(h_send_all(fd, buf, sizeof(buf), 5000) == 0, "(c) send");
 	rc = h_recv_exact(fd, buf, 64 * KIB, T_ECHO, NULL);
 	CHECK(rc == 0, "(c) expected the first 64 KiB back, got %s",
-	      err_str(rc));
+	      h_err_str(rc));
 	h_rst(fd);
 
 	CHECK(h_srv_alive(s), "expected the server alive after the resets");
@@ -768,21 +738,21 @@ static void t_emfile(void **state)
 	while (ns < MAXC) {
 		int fd = h_connect(LO4, s->port, 0, 0, true);
 
-		CHECK(fd >= 0, "connect %d: %s", ns, err_str(fd));
+		CHECK(fd >= 0, "connect %d: %s", ns, h_err_str(fd));
 		CHECK(h_connected(fd, 2000) == 0, "handshake %d", ns);
-		CHECK(send_tag(fd, (uint64_t)ns) == 0, "send %d", ns);
-		rc = recv_tag(fd, (uint64_t)ns, 300);
+		CHECK(h_send_tag(fd, (uint64_t)ns) == 0, "send %d", ns);
+		rc = h_recv_tag(fd, (uint64_t)ns, 300);
 		/* A busy machine may just be slow: a server at EMFILE stays
 		 * silent for good, so a second look tells them apart. */
 		if (rc == -ETIMEDOUT)
-			rc = recv_tag(fd, (uint64_t)ns, 700);
+			rc = h_recv_tag(fd, (uint64_t)ns, 700);
 		if (rc == -ETIMEDOUT) {
 			wtag[nw] = (uint64_t)ns;
 			waiting[nw++] = fd;
 			break;
 		}
 		CHECK(rc == 0, "conn %d: expected its echo, got %s", ns,
-		      err_str(rc));
+		      h_err_str(rc));
 		served[ns++] = fd;
 	}
 	CHECK(nw == 1 && ns >= 12,
@@ -793,7 +763,7 @@ static void t_emfile(void **state)
 		int fd = conn(s->port);
 
 		wtag[nw] = 1000u + (uint64_t)i;
-		CHECK(send_tag(fd, wtag[nw]) == 0, "send waiting");
+		CHECK(h_send_tag(fd, wtag[nw]) == 0, "send waiting");
 		waiting[nw++] = fd;
 	}
 	for (int i = 0; i < ns; i++)
@@ -819,11 +789,11 @@ static void t_emfile(void **state)
 	for (int i = 0; i < nw; i++) {
 		int left = (int)(deadline - h_now_ms());
 
-		rc = recv_tag(waiting[i], wtag[i], left > 0 ? left : 0);
+		rc = h_recv_tag(waiting[i], wtag[i], left > 0 ? left : 0);
 		CHECK(rc == 0,
 		      "waiting conn %d: expected its echo within 1.5 s of "
 		      "freeing descriptors, got %s",
-		      i, err_str(rc));
+		      i, h_err_str(rc));
 		echo_ok(waiting[i], 200u + (uint64_t)i, "formerly waiting");
 	}
 	for (int i = 0; i < ns; i++)
@@ -858,7 +828,7 @@ static void t_fd_setsize(void **state)
 	      "expected a start-up warning: line about select's limit");
 	conn_many(s->port, fds, NC, 100);
 	for (int i = 0; i < NC; i++) {
-		int rc = send_tag(fds[i], (uint64_t)i);
+		int rc = h_send_tag(fds[i], (uint64_t)i);
 
 		/* The server may have refused (closed) it already. */
 		if (rc == -EPIPE || rc == -ECONNRESET) {
@@ -867,7 +837,7 @@ static void t_fd_setsize(void **state)
 			pending--;
 			continue;
 		}
-		CHECK(rc == 0, "send %d: %s", i, err_str(rc));
+		CHECK(rc == 0, "send %d: %s", i, h_err_str(rc));
 	}
 
 	/* Each connection is either echoed or closed by the server. */
@@ -878,10 +848,10 @@ static void t_fd_setsize(void **state)
 
 			if (state_of[i] || h_readable(fds[i], 0) <= 0)
 				continue;
-			rc = recv_tag(fds[i], (uint64_t)i, 1000);
+			rc = h_recv_tag(fds[i], (uint64_t)i, 1000);
 			CHECK(rc != -EPROTO && rc != -ETIMEDOUT,
 			      "conn %d: expected its echo or a close, got %s",
-			      i, err_str(rc));
+			      i, h_err_str(rc));
 			state_of[i] = rc == 0 ? 1 : 2;
 			echoed += rc == 0;
 			closed += rc != 0;
@@ -925,19 +895,19 @@ static void t_max_conns(void **state)
 
 	for (int i = 0; i < NC; i++) {
 		fds[i] = conn(s->port);
-		CHECK(send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
 	}
 	deadline = h_now_ms() + 500;
 	for (int i = 0; i < NC; i++) {
 		int left = (int)(deadline - h_now_ms());
-		int rc = recv_tag(fds[i], (uint64_t)i, left > 0 ? left : 0);
+		int rc = h_recv_tag(fds[i], (uint64_t)i, left > 0 ? left : 0);
 
 		if (rc == 0)
 			served[ns++] = fds[i];
 		else if (rc == -ETIMEDOUT)
 			waiting[nw++] = i;
 		else
-			CHECK(0, "conn %d: got %s", i, err_str(rc));
+			CHECK(0, "conn %d: got %s", i, h_err_str(rc));
 	}
 	CHECK(ns == MAX && nw == NC - MAX,
 	      "--max-conns 4 and 6 clients: expected 4 echoed within 500 ms "
@@ -951,13 +921,13 @@ static void t_max_conns(void **state)
 	deadline = h_now_ms() + 1000;
 	for (int i = 0; i < nw; i++) {
 		int left = (int)(deadline - h_now_ms());
-		int rc = recv_tag(fds[waiting[i]], (uint64_t)waiting[i],
-				  left > 0 ? left : 0);
+		int rc = h_recv_tag(fds[waiting[i]], (uint64_t)waiting[i],
+				    left > 0 ? left : 0);
 
 		CHECK(rc == 0,
 		      "waiting conn %d: expected its echo within 1 s of two "
 		      "closes, got %s",
-		      waiting[i], err_str(rc));
+		      waiting[i], h_err_str(rc));
 	}
 	for (int i = 2; i < ns; i++)
 		echo_ok(served[i], 40u + (uint64_t)i, "still served");
@@ -983,13 +953,13 @@ static void t_low_ulimit(void **state)
 
 	for (int i = 0; i < NC; i++) {
 		fds[i] = conn(s->port);
-		CHECK(send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
 	}
 	for (int i = 0; i < NC; i++) {
-		int rc = recv_tag(fds[i], (uint64_t)i, T_ECHO);
+		int rc = h_recv_tag(fds[i], (uint64_t)i, T_ECHO);
 
 		CHECK(rc == 0, "conn %d at ulimit -n 64: expected echo, got %s",
-		      i, err_str(rc));
+		      i, h_err_str(rc));
 	}
 	h_srv_pump(s);
 	nw = h_count_lines_with(s->err, "warning:");
@@ -1152,7 +1122,7 @@ static void signals_with(int slot, int sig)
 	for (int i = 0; i < NBUSY; i++) {
 		int fd = h_connect(LO4, s->port, 4096, 4096, false);
 
-		CHECK(fd >= 0, "busy conn %d: %s", i, err_str(fd));
+		CHECK(fd >= 0, "busy conn %d: %s", i, h_err_str(fd));
 		fds[NC - NBUSY - 1 + i] = busy[i].fd = fd;
 		h_rng_seed(&busy[i].tx, (uint64_t)i);
 	}
@@ -1212,15 +1182,16 @@ static void t_many_conns(void **state)
 		      (long long)(h_now_ms() - t0));
 	for (int i = 0; i < NC; i += 500) {
 		for (int j = i; j < i + 500; j++)
-			CHECK(send_tag(fds[j], (uint64_t)j * 2654435761u) == 0,
+			CHECK(h_send_tag(fds[j], (uint64_t)j * 2654435761u) ==
+				  0,
 			      "send %d", j);
 		for (int j = i; j < i + 500; j++) {
-			int rc =
-			    recv_tag(fds[j], (uint64_t)j * 2654435761u, T_ECHO);
+			int rc = h_recv_tag(fds[j], (uint64_t)j * 2654435761u,
+					    T_ECHO);
 
 			CHECK(rc == 0,
 			      "conn %d of %d: expected its echo, got %s", j, NC,
-			      err_str(rc));
+			      h_err_str(rc));
 		}
 	}
 	print_message("%d echoes verified after %lld ms\n", NC,

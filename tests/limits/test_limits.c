@@ -60,11 +60,6 @@ static bool lim_skipped;
 static struct h_srv lim_srv[4]; /* servers and generators of a scenario */
 static int *lim_fds; /* client descriptors of a scenario */
 
-static const char *err_str(int rc)
-{
-	return rc ? strerror(rc < 0 ? -rc : rc) : "ok";
-}
-
 /* An integer from the environment (the knobs that prove each check can
  * fail, see tests/limits/meson.build), or def. */
 static long env_long(const char *name, long def)
@@ -132,7 +127,7 @@ static struct h_srv *start(int i, const struct h_start *st)
 	int rc = h_srv_start(s, lim_cmd, st);
 
 	CHECK(rc == 0, "server start: expected a listening line, got %s",
-	      err_str(rc));
+	      h_err_str(rc));
 	return s;
 }
 
@@ -201,32 +196,6 @@ static int fds_wait(struct h_srv *s, int want, int timeout_ms)
 
 /* --- clients ------------------------------------------------------------ */
 
-static void put_tag(uint8_t msg[8], uint64_t tag)
-{
-	for (int i = 0; i < 8; i++)
-		msg[i] = (uint8_t)(tag >> (8 * i));
-}
-
-static int send_tag(int fd, uint64_t tag)
-{
-	uint8_t msg[8];
-
-	put_tag(msg, tag);
-	return h_send_all(fd, msg, sizeof(msg), 2000);
-}
-
-/* Read the 8-byte echo of tag within timeout_ms; 0, -EPROTO or -errno. */
-static int recv_tag(int fd, uint64_t tag, int timeout_ms)
-{
-	uint8_t msg[8], want[8];
-	int rc = h_recv_exact(fd, msg, sizeof(msg), timeout_ms, NULL);
-
-	put_tag(want, tag);
-	if (rc == 0 && memcmp(msg, want, sizeof(msg)))
-		rc = -EPROTO;
-	return rc;
-}
-
 /* Open n non-blocking connections, BATCH at a time (the listen backlog
  * is shorter than n), and wait for each handshake. */
 static void conn_many(unsigned port, int *fds, int n)
@@ -237,13 +206,13 @@ static void conn_many(unsigned port, int *fds, int n)
 		for (int j = i; j < end; j++) {
 			fds[j] = h_connect(LO4, port, 0, 0, true);
 			CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
-			      err_str(fds[j]));
+			      h_err_str(fds[j]));
 		}
 		for (int j = i; j < end; j++) {
 			int rc = h_connected(fds[j], 5000);
 
 			CHECK(rc == 0, "connection %d of %d: handshake: %s", j,
-			      n, err_str(rc));
+			      n, h_err_str(rc));
 		}
 	}
 }
@@ -259,17 +228,17 @@ static int verify_all(int *fds, int n, uint64_t salt)
 		int end = i + BATCH < n ? i + BATCH : n;
 
 		for (int j = i; j < end; j++) {
-			int rc = send_tag(fds[j], (uint64_t)j * salt);
+			int rc = h_send_tag(fds[j], (uint64_t)j * salt);
 
 			CHECK(rc == 0, "conn %d of %d: send: %s", j, n,
-			      err_str(rc));
+			      h_err_str(rc));
 		}
 		for (int j = i; j < end; j++) {
-			int rc = recv_tag(fds[j], (uint64_t)j * salt, T_ECHO);
+			int rc = h_recv_tag(fds[j], (uint64_t)j * salt, T_ECHO);
 
 			CHECK(rc == 0,
 			      "conn %d of %d: expected its echo, got %s", j, n,
-			      err_str(rc));
+			      h_err_str(rc));
 			ok++;
 		}
 	}
@@ -529,16 +498,16 @@ static void reset_cycle(unsigned port, int i, int *held, struct h_rng *r)
 	size_t len = 1 + (size_t)h_rng_below(r, sizeof(out));
 	int fd = h_connect(LO4, port, 0, 0, false), rc;
 
-	CHECK(fd >= 0, "cycle %d: connect: %s", i, err_str(fd));
+	CHECK(fd >= 0, "cycle %d: connect: %s", i, h_err_str(fd));
 	h_rng_fill(r, out, len);
 	rc = h_send_all(fd, out, len, 2000);
-	CHECK(rc == 0, "cycle %d: send: %s", i, err_str(rc));
+	CHECK(rc == 0, "cycle %d: send: %s", i, h_err_str(rc));
 	switch (i % 4) {
 	case 0:
 		rc = h_recv_exact(fd, in, len, T_ECHO, NULL);
 		CHECK(rc == 0 && !memcmp(in, out, len),
 		      "cycle %d: expected the echo before the reset, got %s", i,
-		      rc ? err_str(rc) : "wrong bytes");
+		      rc ? h_err_str(rc) : "wrong bytes");
 		break;
 	case 3:
 		if (held[(i / 4) % HELD] >= 0)
@@ -663,7 +632,7 @@ static struct h_srv *load_start(int i, const char *const *args)
 		h_srv_free(g);
 	cmd[0] = getenv("LIMITS_LOAD");
 	rc = h_srv_start(g, cmd, &st);
-	CHECK(rc == 0, "start %s: %s", cmd[0], err_str(rc));
+	CHECK(rc == 0, "start %s: %s", cmd[0], h_err_str(rc));
 	return g;
 }
 

@@ -84,7 +84,9 @@ unsigned conn_wants(const struct conn *c)
 
 	if (c->err)
 		return 0;
-	room = c->buf.len < c->env->cache.size;
+	/* Bytes bound the connection in both modes; in segment mode so do
+	 * buffers, each of which is pinned however little it holds. */
+	room = conn_buffered(c) < c->env->cache.size;
 	if (c->env->segs)
 		room = room && c->seg.n < c->env->segs->max_held;
 	if (!(c->flags & CONN_F_EOF) && room)
@@ -108,6 +110,9 @@ int conn_rx_window(struct conn *c, uint8_t **p, size_t *len)
 		return ret;
 	}
 	*len = buf_wspan(&c->buf, c->env->cache.size, p);
+	/* Held buffers count against the bound too (segment mode). */
+	if (*len > c->env->cache.size - conn_buffered(c))
+		*len = c->env->cache.size - conn_buffered(c);
 	assert(*len > 0);
 	c->flags |= CONN_F_RX_LENT;
 	return 0;
@@ -222,6 +227,13 @@ void conn_fail(struct conn *c, int err)
 	assert(err < 0);
 	if (!c->err)
 		c->err = (int16_t)(err < -32767 ? -EIO : err);
+}
+
+size_t conn_rx_room(const struct conn *c)
+{
+	size_t held = conn_buffered(c);
+
+	return held < c->env->cache.size ? c->env->cache.size - held : 0;
 }
 
 size_t conn_buffered(const struct conn *c)

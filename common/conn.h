@@ -98,7 +98,8 @@ unsigned conn_wants(const struct conn *c);
 
 /*
  * conn_rx_window - lend the largest contiguous free region of the
- * connection's own ring to receive into. Valid while conn_wants() has
+ * connection's own ring to receive into, no larger than the room left
+ * under the bound (buf_size less every byte held, in held buffers too). Valid while conn_wants() has
  * CONN_WANT_READ and no rx window is lent (in segment mode too: the
  * fallback when the shared buffers have run out).
  * Returns 0 with *len > 0, or -ENOMEM if no storage could be attached (the
@@ -159,6 +160,10 @@ size_t conn_buffered(const struct conn *c);
 /* conn_ring_idle - the own ring is empty and no rx window is lent: the one
  * state in which segments may arrive (segment mode). */
 bool conn_ring_idle(const struct conn *c);
+
+/* conn_rx_room - bytes the connection may still receive under its bound
+ * (0 when READ is not wanted for that reason). */
+size_t conn_rx_room(const struct conn *c);
 
 /* conn_error - the first error (negative errno), or 0. */
 static inline int conn_error(const struct conn *c)

@@ -206,3 +206,21 @@ unsigned net_fit_conns(unsigned want, unsigned reserve, unsigned long *nofile)
 		return 1;
 	return (unsigned)(have - reserve);
 }
+
+bool net_is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family != AF_INET6)
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+		return a6->sin6_addr.s6_addr[12] == 127;
+	return IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+}

@@ -8,6 +8,7 @@
 #ifndef ECHO_NET_H
 #define ECHO_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ int net_listen(const char *host, unsigned port, int backlog, int *fd,
  */
 int net_listen_group(const char *host, unsigned port, int backlog, unsigned n,
 		     int *fds, char name[NET_ADDRSTRLEN]);
+
+/* net_is_loopback - the socket fd is bound to a loopback address
+ * (127.0.0.0/8, ::1 or an IPv4-mapped 127.x): every peer is then local.
+ * False if it is not, or cannot be told. */
+bool net_is_loopback(int fd);
 
 /* net_accept - accept4 one connection, non-blocking and close-on-exec.
  * Returns the new fd (>= 0) or a negative errno (-EAGAIN: none pending). */

@@ -34,6 +34,14 @@ struct serve {
 	int64_t next_stats; /* next --stats line, clock_ms(); 0 if off */
 };
 
+/* serve_held - a connection now holds n bytes not yet echoed: keep the
+ * high-water mark (held_max), which shows the per-connection bound held. */
+static inline void serve_held(struct serve *sv, size_t n)
+{
+	if (n > sv->st.held_max)
+		sv->st.held_max = n;
+}
+
 /* serve_init - zero counters, accepting; periodic stats if stats_1s. */
 void serve_init(struct serve *sv, const char *prog, bool stats_1s);
 

@@ -39,6 +39,7 @@
 	X(refused_fd, "connections refused: descriptor above FD_SETSIZE")      \
 	X(nomem, "connections closed: no buffer memory")                       \
 	X(bufs_live, "connection buffers allocated now")                       \
+	X(held_max, "most bytes one connection held unechoed (its bound)")     \
 	X(cancels, "io_uring: cancel requests issued")                         \
 	X(enobufs, "io_uring: receives stopped, buffer ring empty (-ENOBUFS)") \
 	X(ring_waits, "io_uring: recvs held back until own-ring bytes left")   \

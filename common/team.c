@@ -26,7 +26,6 @@
 #include "sig.h"
 #include "team.h"
 
-#define TEAM_BACKLOG 4096
 #define TEAM_FDS_PER_MEMBER 6 /* listener, control pipe, poller or ring... */
 #define TEAM_REPLY_MS 1000 /* how long to wait for counters from a loop */
 
@@ -62,6 +61,11 @@ static void team_sum(const struct team *t, struct stats *sum)
 	/* A sum of peaks bounds the peak from above; it is exact when the
 	 * loops peaked together, as they do under an even load. */
 	sum->eintr += t->eintr;
+	/* A bound per connection: the largest of the loops', not their sum. */
+	sum->held_max = 0;
+	for (i = 0; i < t->n; i++)
+		if (t->m[i].snap.held_max > sum->held_max)
+			sum->held_max = t->m[i].snap.held_max;
 }
 
 static void team_print(const struct stats *st)

@@ -26,6 +26,10 @@
 #include "serve.h"
 #include "stats.h"
 
+/* The listen backlog of every listener: at most this many connections
+ * (one more, as Linux counts) wait to be accepted. */
+#define TEAM_BACKLOG 4096
+
 struct team;
 
 struct team_member {

@@ -131,6 +131,7 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 		 * triggered poller will not report it a second time. */
 		if ((size_t)n < len && !(s->io & IO_HUP))
 			s->io &= ~IO_RD;
+		serve_held(&l->sv, conn_buffered(c));
 		if (conn_buffered(c) == l->env.cache.size)
 			l->sv.st.full++;
 		return true;

@@ -302,6 +302,54 @@ static void test_over_cap(void **state)
 	conn_env_fini(&r.env);
 }
 
+/*
+ * Held buffers and the own ring share one byte bound: with held bytes, the
+ * ring's rx window shrinks to the room left, READ stops once the bytes
+ * reach the bound even while buffers are below max_held, and the room is
+ * what conn_rx_room reports.
+ */
+static void test_shared_bound(void **state)
+{
+	struct ring r;
+	struct conn c;
+	uint8_t msg[BSIZE] = "abcdefg", *w;
+	const uint8_t *p;
+	size_t len;
+	int id;
+
+	(void)state;
+	/* max_held 3 (3 * BSIZE + 4 bytes: 3 buffers fit, not 4). */
+	ring_init(&r, 3 * BSIZE + 4);
+	conn_init(&c, &r.env);
+	assert_int_equal(conn_rx_room(&c), 3 * BSIZE + 4);
+	id = ring_fill(&r, msg, BSIZE);
+	conn_rx_segment(&c, (uint16_t)id, BSIZE);
+	id = ring_fill(&r, msg, BSIZE);
+	conn_rx_segment(&c, (uint16_t)id, BSIZE);
+	assert_int_equal(conn_rx_room(&c), BSIZE + 4);
+	/* The pool ran dry: the ring may take only the room left. */
+	assert_int_equal(conn_rx_window(&c, &w, &len), 0);
+	assert_int_equal(len, BSIZE + 4);
+	conn_rx_commit(&c, BSIZE + 4);
+	assert_int_equal(conn_buffered(&c), 3 * BSIZE + 4);
+	assert_int_equal(conn_rx_room(&c), 0);
+	/* Two buffers held, below max_held, but the bytes are at the bound. */
+	assert_int_equal(conn_wants(&c), CONN_WANT_WRITE);
+	assert_int_equal(conn_tx_window(&c, &p), BSIZE);
+	ring_give_back(&r, conn_tx_commit(&c, BSIZE));
+	assert_int_equal(conn_wants(&c), CONN_WANT_READ | CONN_WANT_WRITE);
+	assert_int_equal(conn_rx_room(&c), BSIZE);
+	while (conn_buffered(&c)) {
+		len = conn_tx_window(&c, &p);
+		id = conn_tx_commit(&c, len);
+		if (id >= 0)
+			ring_give_back(&r, id);
+	}
+	assert_int_equal(r.nfree, NBUF);
+	conn_reset(&c);
+	conn_env_fini(&r.env);
+}
+
 /* Closing with buffers held: drop hands each back once, partly sent too. */
 static void test_drop_on_close(void **state)
 {
@@ -368,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_mixed),
 		cmocka_unit_test(test_over_cap),
+		cmocka_unit_test(test_shared_bound),
 		cmocka_unit_test(test_drop_on_close),
 		cmocka_unit_test(test_eof),
 	};

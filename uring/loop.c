@@ -47,9 +47,17 @@
 /* Largest provided buffer. The kernel takes buffers FIFO, so under load
  * every one is touched: bufs x this is resident (2 MiB by default). */
 #define MS_BUF_MAX 4096u
-/* Room left under --max-conns below which accepts are one-shot: a
- * multishot accept in flight may deliver a few connections more. */
+/*
+ * A multishot accept takes every connection waiting in the backlog at once,
+ * and cannot be told how many. So it is armed only while the room left
+ * under --max-conns holds a full backlog and a margin, and cancelled once
+ * it does not; below that, up to MS_ACCEPT_BATCH one-shot accepts are in
+ * flight, never more than the room left: a connection past the limit
+ * waits in the backlog, as with a readiness loop, instead of being reset.
+ */
 #define MS_ACCEPT_SLACK 64u
+#define MS_ACCEPT_MULTI_ROOM (TEAM_BACKLOG + 1u + MS_ACCEPT_SLACK)
+#define MS_ACCEPT_BATCH 8u
 
 /* A connection's requests, kept in pool_slot.io. */
 enum {
@@ -66,6 +74,10 @@ enum {
 	IO_ZC_NOTIF = 1u << 10, /* its result is in, its notification is not */
 	IO_ZC_OFF = 1u << 11, /* the next send copies: zero-copy was refused */
 	IO_ABORT = 1u << 12, /* the abort of the connection is in flight */
+	/* The recv in flight was asked to end: cleared only by its own last
+	 * completion, so it is cancelled once, whatever the cancel's own
+	 * completion says and whenever it comes. */
+	IO_RECV_STOP = 1u << 13,
 };
 
 #define IO_CANCELS (IO_RECV_CANCEL | IO_SEND_CANCEL | IO_ABORT)
@@ -104,18 +116,19 @@ struct loop {
 	struct conn_env env;
 	struct prep prep; /* how SQEs are shaped: the feature flags */
 	unsigned files; /* --fixed-files: slots in the direct file table */
+	bool zc_loopback_off; /* --send-zc refused: a loopback listener */
 	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
 	int32_t *tx_res; /* per slot: a zero-copy send's result, until its
 			  * notification says the bytes may be reused */
 	struct bufring br; /* multishot: the provided buffers */
 	bool br_live;
 	bool accept_multi; /* the accept in flight is multishot */
-	bool accept_cancelling;
+	bool accept_cancelling; /* and its cancel is on the way */
 	unsigned max_conns;
 	int lfd;
 	int sfd; /* signal or control pipe: sig_drain bytes */
 	struct team_member *tm;
-	bool accept_armed;
+	unsigned accepts; /* accept requests in flight */
 	bool sig_armed;
 	bool stopping;
 	uint64_t inflight; /* requests whose last completion is to come */
@@ -152,13 +165,16 @@ static struct io_uring_sqe *loop_sqe(struct loop *l)
 	return sqe;
 }
 
-static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud)
+/* Cancel the request target (every request with that user_data if flags
+ * has IORING_ASYNC_CANCEL_ALL); ud is the cancel's own. */
+static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud,
+			unsigned flags)
 {
 	struct io_uring_sqe *sqe = loop_sqe(l);
 
 	if (!sqe)
 		return false;
-	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_prep_cancel64(sqe, target, (int)flags);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->sv.st.cancels++;
 	return true;
@@ -227,6 +243,17 @@ static void loop_abort(struct loop *l, struct pool_slot *s)
 	l->sv.st.cancels++;
 }
 
+/* Ask the recv in flight to end, once per recv (see IO_RECV_STOP). */
+static void loop_stop_recv(struct loop *l, struct pool_slot *s)
+{
+	uint64_t h = pool_handle(&l->pool, s);
+
+	if ((s->io & (IO_RECV | IO_RECV_STOP)) != IO_RECV)
+		return;
+	if (loop_cancel(l, ud_pack(UD_RECV, h), ud_pack(UD_CANCEL_RECV, h), 0))
+		s->io |= IO_RECV_CANCEL | IO_RECV_STOP;
+}
+
 /* Start closing s: cancel what is in flight; the last completion closes. */
 static void loop_close(struct loop *l, struct pool_slot *s)
 {
@@ -235,13 +262,10 @@ static void loop_close(struct loop *l, struct pool_slot *s)
 
 	if (!(s->io & IO_CLOSING)) {
 		s->io |= IO_CLOSING;
-		if ((s->io & IO_RECV) &&
-		    loop_cancel(l, ud_pack(UD_RECV, h),
-				ud_pack(UD_CANCEL_RECV, h)))
-			s->io |= IO_RECV_CANCEL;
+		loop_stop_recv(l, s);
 		if ((s->io & IO_SEND) && !(s->io & IO_ZC_NOTIF) &&
 		    loop_cancel(l, ud_pack(UD_SEND, h),
-				ud_pack(UD_CANCEL_SEND, h)))
+				ud_pack(UD_CANCEL_SEND, h), 0))
 			s->io |= IO_SEND_CANCEL;
 		if (s->io & IO_ZC_NOTIF)
 			loop_abort(l, s);
@@ -289,7 +313,7 @@ static void loop_send(struct loop *l, struct pool_slot *s)
 	if (l->mode->segments && !(s->io & IO_ZC) &&
 	    len == conn_buffered(&s->conn) &&
 	    (conn_wants(&s->conn) & CONN_WANT_READ) && (s->io & IO_RECV) &&
-	    !(s->io & (IO_RECV_CANCEL | IO_RING_RECV | IO_CLOSING)))
+	    !(s->io & (IO_RECV_STOP | IO_RING_RECV | IO_CLOSING)))
 		l->r.quiet++;
 }
 
@@ -332,13 +356,11 @@ static void loop_drive(struct loop *l, struct pool_slot *s)
 		return;
 	}
 	w = conn_wants(c);
-	/* Multishot, over the per-connection cap: stop the recv (what still
+	/* Multishot, at the per-connection cap: stop the recv (what still
 	 * arrives before the cancel lands is kept; the cap bounds it). */
-	if (!(w & CONN_WANT_READ) && (s->io & IO_RECV) &&
-	    !(s->io & (IO_RECV_CANCEL | IO_RING_RECV)) && l->mode->segments &&
-	    loop_cancel(l, ud_pack(UD_RECV, pool_handle(&l->pool, s)),
-			ud_pack(UD_CANCEL_RECV, pool_handle(&l->pool, s))))
-		s->io |= IO_RECV_CANCEL;
+	if (!(w & CONN_WANT_READ) && !(s->io & IO_RING_RECV) &&
+	    l->mode->segments)
+		loop_stop_recv(l, s);
 	if ((w & CONN_WANT_WRITE) && !(s->io & IO_SEND))
 		loop_send(l, s);
 	if ((w & CONN_WANT_READ) && !(s->io & IO_RECV))
@@ -477,7 +499,7 @@ static void basic_arm_accept(struct loop *l)
 	uint64_t ud = ud_pack(UD_ACCEPT, 0);
 	struct io_uring_sqe *sqe;
 
-	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_armed)
+	if (l->sv.lstate != SERVE_LISTEN_ON || l->accepts)
 		return;
 	if (l->pool.used >= l->max_conns) {
 		/* Leave the rest in the backlog until a slot frees. */
@@ -491,13 +513,13 @@ static void basic_arm_accept(struct loop *l)
 	/* Blocking sockets: io_uring polls for us (see uring_run). */
 	prep_accept(&l->prep, sqe, l->lfd, false);
 	io_uring_sqe_set_data64(sqe, ud);
-	l->accept_armed = true;
+	l->accepts = 1;
 	l->sv.st.accept_calls++;
 }
 
 static void basic_on_accept(struct loop *l, int res, unsigned flags)
 {
-	l->accept_armed = false;
+	l->accepts = 0;
 	if (res >= 0)
 		loop_add_conn(l, res);
 	else if (!loop_accept_error(l, res))
@@ -532,10 +554,11 @@ static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
 {
 	struct conn *c = &s->conn;
 
-	s->io &= ~(IO_RECV | IO_RING_RECV | IO_NOBUF);
+	s->io &= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);
 	if (res > 0) {
 		conn_rx_commit(c, (size_t)res);
 		l->sv.st.bytes_in += (uint64_t)res;
+		serve_held(&l->sv, conn_buffered(c));
 		if (conn_buffered(c) == l->env.cache.size)
 			l->sv.st.full++;
 	} else if (res == 0) {
@@ -559,39 +582,51 @@ static const uint8_t ms_ops[] = {
 
 /* --- multishot mode: multishot accept, multishot recv into the ring --- */
 
+/* Top up the accepts in flight: one multishot while the room left is
+ * large, else one-shot ones, at most the room left (see MS_ACCEPT_*). */
 static void ms_arm_accept(struct loop *l)
 {
 	uint64_t ud = ud_pack(UD_ACCEPT, 0);
 	struct io_uring_sqe *sqe;
 	uint32_t room;
+	bool multi;
 
-	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_armed)
+	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_multi)
 		return;
-	room = l->max_conns - l->pool.used;
-	if (room == 0) {
+	/* Each accept in flight may bring one connection: count it in. */
+	room = l->max_conns - l->pool.used - l->accepts;
+	if (room == 0 && l->accepts == 0) {
 		l->sv.st.at_limit++;
 		l->sv.lstate = SERVE_LISTEN_FULL;
 		return;
 	}
-	sqe = loop_sqe(l);
-	if (!sqe)
-		return;
-	/* Near the limit, one connection per request: the rest stay in the
-	 * kernel's backlog instead of being accepted past --max-conns. */
-	l->accept_multi = room > MS_ACCEPT_SLACK;
-	prep_accept(&l->prep, sqe, l->lfd, l->accept_multi);
-	io_uring_sqe_set_data64(sqe, ud);
-	l->accept_armed = true;
-	l->sv.st.accept_calls++;
+	multi = l->accepts == 0 && room > MS_ACCEPT_MULTI_ROOM;
+	while (room > 0 && (multi || l->accepts < MS_ACCEPT_BATCH)) {
+		sqe = loop_sqe(l);
+		if (!sqe)
+			return;
+		prep_accept(&l->prep, sqe, l->lfd, multi);
+		io_uring_sqe_set_data64(sqe, ud);
+		l->accepts++;
+		l->sv.st.accept_calls++;
+		room--;
+		if (multi) {
+			l->accept_multi = true;
+			return;
+		}
+	}
 }
 
 static void ms_on_accept(struct loop *l, int res, unsigned flags)
 {
 	bool more = flags & IORING_CQE_F_MORE;
+	bool was_multi = l->accept_multi;
 	bool go_on = true;
 
 	if (!more) {
-		l->accept_armed = false;
+		/* A multishot accept is the only one in flight. */
+		l->accepts--;
+		l->accept_multi = false;
 		l->accept_cancelling = false;
 	}
 	if (res >= 0) {
@@ -599,28 +634,29 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 		    l->sv.lstate == SERVE_LISTEN_OFF) {
 			loop_add_conn(l, res);
 		} else {
-			/* Delivered before the cancel of the multishot
-			 * accept landed: past the limit, so refused. */
+			/* Only a multishot accept can get here, and only if
+			 * more than a backlog arrived while it drained one. */
 			loop_drop_fd(l, res);
 			l->sv.st.over_limit++;
 		}
 	} else {
 		go_on = loop_accept_error(l, res);
 	}
-	/* Stop a multishot accept that must not go on: near the limit, out
-	 * of descriptors (it would fail again at once), or shutting down. */
-	if (l->accept_armed && l->accept_multi && !l->accept_cancelling &&
+	/* Stop a multishot accept that must not go on: the room left no
+	 * longer holds a backlog, out of descriptors (it would fail again
+	 * at once), or shutting down. */
+	if (l->accept_multi && !l->accept_cancelling &&
 	    (!go_on || l->sv.lstate != SERVE_LISTEN_ON ||
-	     l->max_conns - l->pool.used <= MS_ACCEPT_SLACK)) {
-		if (loop_cancel(l, ud_pack(UD_ACCEPT, 0),
-				ud_pack(UD_CANCEL, 0)))
+	     l->max_conns - l->pool.used <= MS_ACCEPT_MULTI_ROOM)) {
+		if (loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0),
+				0))
 			l->accept_cancelling = true;
 	}
-	if (!l->accept_armed && go_on) {
-		if (l->accept_multi && res >= 0)
-			l->sv.st.rearms++;
-		ms_arm_accept(l);
-	}
+	if (!go_on)
+		return;
+	if (was_multi && !more && res >= 0)
+		l->sv.st.rearms++;
+	ms_arm_accept(l);
 }
 
 static void ms_arm_recv(struct loop *l, struct pool_slot *s)
@@ -652,7 +688,8 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 		conn_fail(&s->conn, l->r.err);
 		return;
 	}
-	prep_recv_multishot(&l->prep, sqe, s->fd);
+	prep_recv_multishot(&l->prep, sqe, s->fd,
+			    (uint32_t)conn_rx_room(&s->conn));
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV;
 	l->sv.st.recv_calls++;
@@ -682,6 +719,7 @@ static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
 			break;
 		id = bufring_succ(&l->br, id);
 	}
+	serve_held(&l->sv, conn_buffered(c));
 	if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
 		l->sv.st.full++;
 }
@@ -707,7 +745,7 @@ static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
 	}
 	if (!(flags & IORING_CQE_F_MORE)) {
 		/* The multishot recv ended; drive arms a new one if wanted. */
-		s->io &= ~IO_RECV;
+		s->io &= ~(IO_RECV | IO_RECV_STOP);
 		if (res == 0) {
 			conn_rx_eof(c);
 		} else if (res == -ENOBUFS) {
@@ -872,7 +910,8 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 		break;
 	case UD_CANCEL_RECV:
 		/* 0, -ENOENT (already done) or -EALREADY (finishing): the
-		 * recv's own completion comes, or came, either way. */
+		 * recv's own completion comes, or came, either way; until it
+		 * does, IO_RECV_STOP keeps another cancel from going out. */
 		s->io &= ~IO_RECV_CANCEL;
 		loop_drive(l, s);
 		break;
@@ -985,10 +1024,12 @@ static void loop_stop(struct loop *l)
 
 	l->stopping = true;
 	l->sv.lstate = SERVE_LISTEN_OFF;
-	if (l->accept_armed)
-		loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0));
+	/* One-shot accepts share their user_data: cancel them all. */
+	if (l->accepts)
+		loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0),
+			    l->accepts > 1 ? IORING_ASYNC_CANCEL_ALL : 0);
 	if (l->sig_armed)
-		loop_cancel(l, ud_pack(UD_SIGNAL, 0), ud_pack(UD_CANCEL, 0));
+		loop_cancel(l, ud_pack(UD_SIGNAL, 0), ud_pack(UD_CANCEL, 0), 0);
 	for (i = 0; i < l->pool.cap; i++) {
 		if (l->pool.slots[i].gen)
 			loop_close(l, &l->pool.slots[i]);
@@ -1047,6 +1088,8 @@ static void loop_describe(const struct loop *l, char *buf, size_t len)
 		snprintf(files, sizeof(files), " fixed-files=%u", l->files);
 	if (l->prep.zc_min)
 		snprintf(zc, sizeof(zc), " send-zc>=%u", l->prep.zc_min);
+	else if (l->zc_loopback_off)
+		snprintf(zc, sizeof(zc), " send-zc=off(loopback)");
 	snprintf(buf, len, "%s%s%s", files, zc,
 		 l->prep.bundle ? " bundle" : "");
 }
@@ -1102,6 +1145,9 @@ static int loop_setup_multishot(struct loop *l, const struct uring_config *cfg,
 		goto fallback;
 	}
 	l->br_live = true;
+	/* A multishot recv stops itself at the connection's bound (6.17);
+	 * before, only a cancel stops it, and it may overshoot meanwhile. */
+	l->prep.recv_limit = loop_kernel_at_least(6, 17);
 	ret = conn_env_segs(&l->env, &l->br.segs);
 	if (ret) {
 		snprintf(note, notelen, "cannot use the buffer ring: %s",
@@ -1152,7 +1198,17 @@ static int loop_setup_features(struct loop *l, const struct uring_config *cfg,
 		  : 0;
 	if (ret)
 		return ret;
-	l->prep.zc_min = cfg->zc_min;
+	/*
+	 * Every zero-copy send to a local socket is copied anyway (the
+	 * kernel's MSG_ZEROCOPY notes: a deferred copy, reported as
+	 * IORING_NOTIF_USAGE_ZC_COPIED), so on a loopback listener it cannot
+	 * pay; and a peer with a small receive window gets one segment per
+	 * probe timer (measured: 64 KiB to a 2 KiB SO_RCVBUF in 13 s against
+	 * 0.0 s copying). Refused there, unless forced to exercise the path.
+	 */
+	l->zc_loopback_off =
+	    cfg->zc_min && !cfg->zc_loopback && net_is_loopback(l->lfd);
+	l->prep.zc_min = l->zc_loopback_off ? 0 : cfg->zc_min;
 	/* Linux 6.2 can say whether a zero-copy send was copied anyway (as
 	 * it is over loopback); earlier kernels refuse the flag. */
 	if (loop_kernel_at_least(6, 2))
@@ -1323,6 +1379,13 @@ static int uring_member(void *arg, struct team_member *tm)
 	if (tm->quiet)
 		goto serve;
 	loop_warn(l, cfg);
+	if (l->zc_loopback_off)
+		fprintf(stderr,
+			"%s: --send-zc: off on a loopback listener: the kernel "
+			"copies every zero-copy send to a local socket, and a "
+			"peer with a small receive window would crawl "
+			"(--send-zc-loopback forces it)\n",
+			prog);
 	if (note[0]) {
 		/* The default mode fell back: say why, once. */
 		fprintf(stderr, "%s: multishot unavailable (%s): using basic\n",
@@ -1330,8 +1393,10 @@ static int uring_member(void *arg, struct team_member *tm)
 		note[0] = '\0';
 	}
 	if (l->br_live)
-		snprintf(note, sizeof(note), " bufs=%ux%u max-held=%u",
-			 l->br.count, l->br.size, l->br.segs.max_held);
+		snprintf(note, sizeof(note),
+			 " bufs=%ux%u max-held=%u recv-cap=%s", l->br.count,
+			 l->br.size, l->br.segs.max_held,
+			 l->prep.recv_limit ? "limit" : "cancel");
 	loop_describe(l, feat, sizeof(feat));
 	team_describe(tm, team, sizeof(team));
 	fprintf(stderr,

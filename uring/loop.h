@@ -30,6 +30,7 @@ struct uring_config {
 	bool sqpoll; /* --sqpoll: a kernel thread polls the SQ */
 	int sq_cpu; /* --sqpoll=CPU, or -1 */
 	uint32_t zc_min; /* --send-zc=MIN: zero-copy from MIN bytes; 0: off */
+	bool zc_loopback; /* --send-zc-loopback: even on a loopback listener */
 	bool bundle; /* --bundle: multishot recvs take bundles */
 };
 

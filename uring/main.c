@@ -35,6 +35,7 @@ enum {
 	URING_K_ZC,
 	URING_K_BUNDLE,
 	URING_K_CQ,
+	URING_K_ZC_LOOPBACK,
 };
 
 static const struct option uring_longopts[] = {
@@ -48,6 +49,7 @@ static const struct option uring_longopts[] = {
 	{ "send-zc", optional_argument, NULL, URING_K_ZC },
 	{ "bundle", no_argument, NULL, URING_K_BUNDLE },
 	{ "cq-entries", required_argument, NULL, URING_K_CQ },
+	{ "send-zc-loopback", no_argument, NULL, URING_K_ZC_LOOPBACK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -141,6 +143,9 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		}
 		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
 		return 0;
+	case URING_K_ZC_LOOPBACK:
+		cfg->zc_loopback = true;
+		return 0;
 	case URING_K_BUNDLE:
 		cfg->bundle = true;
 		return uring_conflict(cfg, err, errlen);
@@ -194,7 +199,10 @@ int main(int argc, char **argv)
 	    "bound\n"
 	    "                      to CPU if given; excludes --defer-taskrun\n"
 	    "  --send-zc[=MIN]     zero-copy sends of MIN bytes or more\n"
-	    "                      (default %u; Linux 6.0)\n"
+	    "                      (default %u; Linux 6.0); off on a loopback\n"
+	    "                      listener, where the kernel copies anyway\n"
+	    "  --send-zc-loopback  zero-copy on a loopback listener too (to\n"
+	    "                      exercise the path; small windows crawl)\n"
 	    "  --bundle            multishot recvs fill several buffers per\n"
 	    "                      completion (multishot, Linux 6.10)\n"
 	    "  --cq-entries N      force the CQ size, 1..%u (expert: the\n"

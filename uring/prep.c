@@ -43,9 +43,14 @@ void prep_recv(const struct prep *p, struct io_uring_sqe *sqe, int fd,
 	prep_file(p, sqe);
 }
 
-void prep_recv_multishot(const struct prep *p, struct io_uring_sqe *sqe, int fd)
+void prep_recv_multishot(const struct prep *p, struct io_uring_sqe *sqe, int fd,
+			 uint32_t limit)
 {
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	/* sqe->optlen in newer headers; liburing 2.3 names the same field
+	 * file_index. Kernels before 6.17 refuse it (-EINVAL). */
+	if (p->recv_limit)
+		sqe->file_index = limit;
 	if (p->bundle)
 		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 	sqe->flags |= IOSQE_BUFFER_SELECT;

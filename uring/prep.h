@@ -23,6 +23,7 @@
 struct prep {
 	bool fixed; /* connection fds are direct descriptors (table indexes) */
 	bool bundle; /* multishot recvs take bundles of buffers */
+	bool recv_limit; /* a multishot recv can be given a byte limit */
 	uint16_t bgid; /* the provided-buffer group */
 	uint32_t zc_min; /* sends of at least this many bytes are zero-copy;
 			  * 0: none */
@@ -39,9 +40,11 @@ void prep_recv(const struct prep *p, struct io_uring_sqe *sqe, int fd,
 	       void *buf, size_t len);
 
 /* prep_recv_multishot - a multishot recv into the provided buffers, taking
- * bundles if p->bundle. */
-void prep_recv_multishot(const struct prep *p, struct io_uring_sqe *sqe,
-			 int fd);
+ * bundles if p->bundle. With p->recv_limit (Linux 6.17) it ends by itself
+ * once it has received limit bytes (a bundle stops exactly there; a single
+ * buffer may take up to one buffer more); otherwise limit is ignored. */
+void prep_recv_multishot(const struct prep *p, struct io_uring_sqe *sqe, int fd,
+			 uint32_t limit);
 
 /* prep_send - send len bytes of buf (never raising SIGPIPE); zero-copy if
  * zc and len >= p->zc_min. Returns true if zero-copy: then a notification

@@ -309,6 +309,22 @@ static int ring_submit(struct ring *r)
 	return io_uring_submit(&r->ring);
 }
 
+/*
+ * Submit without waiting, as ring_submit, but with DEFER_TASKRUN also run
+ * the deferred task work: that is where completions are posted, and it
+ * runs only in an enter that asks for events. Submitting alone, again and
+ * again while completions keep waiting, would never post a cancelled
+ * recv's -ECANCELED or a signal poll's completion (a livelock).
+ */
+static int ring_submit_events(struct ring *r)
+{
+	if (!(r->flags & IORING_SETUP_DEFER_TASKRUN))
+		return ring_submit(r);
+	r->quiet = 0;
+	r->enters++;
+	return io_uring_submit_and_get_events(&r->ring);
+}
+
 /* SQPOLL with a full SQ: hand over what is queued and wait until the
  * thread has taken some (waking it in the same enter if it sleeps). */
 static int ring_sq_wait(struct ring *r)
@@ -367,7 +383,7 @@ int ring_wait(struct ring *r, int timeout_ms)
 	 * handled): do not block, and under SQPOLL do not enter at all
 	 * unless the thread sleeps. */
 	if (io_uring_cq_ready(&r->ring)) {
-		ret = ring_submit(r);
+		ret = ring_submit_events(r);
 		return ret < 0 ? ret : 0;
 	}
 	if ((r->flags & IORING_SETUP_SQPOLL) && io_uring_sq_ready(&r->ring) &&

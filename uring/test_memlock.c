@@ -129,12 +129,14 @@ int main(int argc, char **argv)
 		  20 * 1024,
 		  false,
 		  { "--mode", "multishot", "--max-conns", "4", "--ring-entries",
-		    "8", "--cq-entries", "64", "--send-zc=1", NULL },
+		    "8", "--cq-entries", "64", "--send-zc=1",
+		    "--send-zc-loopback", NULL },
 		  false },
 		{ "ample limit, every feature that may lock memory",
 		  0,
 		  true,
-		  { "--fixed-files", "--send-zc=1", NULL },
+		  { "--fixed-files", "--send-zc=1", "--send-zc-loopback",
+		    NULL },
 		  true },
 	};
 	struct passwd *pw;

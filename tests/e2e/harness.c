@@ -710,6 +710,32 @@ long long h_proc_cpu_ticks(pid_t pid)
 	return (long long)(ut + st);
 }
 
+long long h_proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long ns, sum = 0;
+	struct dirent *d;
+	DIR *dir;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "task/%.20s/schedstat", d->d_name);
+		/* A thread that exits meanwhile has no more time to add. */
+		rc = h_read_proc(pid, path, buf, sizeof(buf));
+		if (rc < 0 || sscanf(buf, "%llu", &ns) != 1)
+			continue;
+		sum += ns;
+	}
+	closedir(dir);
+	return (long long)sum;
+}
+
 bool h_proc_asan(pid_t pid)
 {
 	const char *env = getenv("E2E_ASAN");

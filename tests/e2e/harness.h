@@ -157,6 +157,10 @@ long h_proc_rss_kib(pid_t pid);
 /* h_proc_cpu_ticks - utime + stime of pid in clock ticks, or -errno. */
 long long h_proc_cpu_ticks(pid_t pid);
 
+/* h_proc_cpu_ns - CPU time of every thread of pid, in ns (the sum of
+ * /proc/PID/task/TID/schedstat: nanoseconds, not 10 ms ticks), or -errno. */
+long long h_proc_cpu_ns(pid_t pid);
+
 /* h_proc_asan - true if pid runs with AddressSanitizer (its maps name
  * libasan) or E2E_ASAN=1 is set in our environment. */
 bool h_proc_asan(pid_t pid);

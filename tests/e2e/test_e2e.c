@@ -1446,6 +1446,241 @@ static void t_signal_storm(void **state)
 		      eintr);
 }
 
+/* --- 19. accept_burst: connects queued far past --max-conns ------------- */
+
+#define BURST_MAX 100
+#define BURST_CONNS 300
+
+enum { B_WAIT, B_SERVED, B_CLOSED };
+
+/* Collect the tag echoes of waiting connections until want more are served
+ * or ms pass; fails on any error (a reset: accepted past the limit and
+ * closed). Returns how many were served. */
+static int burst_collect(int *fds, int *st, int n, int want, int ms)
+{
+	static struct pollfd pf[BURST_CONNS];
+	int64_t deadline = h_now_ms() + ms;
+	int got = 0;
+
+	while (got < want && h_now_ms() < deadline) {
+		for (int i = 0; i < n; i++)
+			pf[i] = (struct pollfd){ .fd = st[i] == B_WAIT ? fds[i]
+								       : -1,
+						 .events = POLLIN };
+		if (poll(pf, (nfds_t)n, 20) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			int rc;
+
+			if (!pf[i].revents)
+				continue;
+			rc = h_recv_tag(fds[i], (uint64_t)i, 2000);
+			CHECK(rc == 0,
+			      "burst conn %d: expected to wait in the backlog "
+			      "until a slot frees, then its echo; got %s",
+			      i, h_err_str(rc));
+			st[i] = B_SERVED;
+			got++;
+		}
+	}
+	return got;
+}
+
+/* Close every served connection; returns how many. */
+static int burst_close_served(int *fds, int *st, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (st[i] != B_SERVED)
+			continue;
+		close(fds[i]);
+		st[i] = B_CLOSED;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * 300 connects at once against --max-conns 100: 100 are served, 200 wait
+ * in the kernel's backlog (none reset), and each time the served ones
+ * close, the next 100 are served. A multishot accept takes the whole
+ * backlog at once: it must never take more than the room left.
+ */
+static void t_accept_burst(void **state)
+{
+	static int fds[BURST_CONNS], st[BURST_CONNS];
+	struct h_srv *s =
+	    start_args(0, ARGV("--port", "0", "--max-conns", "100"));
+	long long peak, over;
+	int got;
+
+	conn_many(s->port, fds, BURST_CONNS, BURST_CONNS);
+	for (int i = 0; i < BURST_CONNS; i++) {
+		st[i] = B_WAIT;
+		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+	}
+	for (int round = 0; round < BURST_CONNS / BURST_MAX; round++) {
+		got = burst_collect(fds, st, BURST_CONNS, BURST_MAX, 5000);
+		CHECK(got == BURST_MAX,
+		      "round %d: expected %d connections served within 5 s, "
+		      "got %d",
+		      round, BURST_MAX, got);
+		/* No more than the limit: the rest still wait. */
+		got = burst_collect(fds, st, BURST_CONNS, 1, 200);
+		CHECK(got == 0,
+		      "round %d: expected the others to wait at --max-conns "
+		      "%d, got %d more served",
+		      round, BURST_MAX, got);
+		peak = h_srv_stat_now(s, "peak");
+		CHECK(peak == BURST_MAX,
+		      "round %d: expected peak == %d, got %lld", round,
+		      BURST_MAX, peak);
+		CHECK(burst_close_served(fds, st, BURST_CONNS) == BURST_MAX,
+		      "round %d: close", round);
+	}
+	over = h_srv_stat_now(s, "over_limit");
+	CHECK(over <= 0,
+	      "expected no connection accepted past the limit, got "
+	      "over_limit=%lld",
+	      over);
+	finish(s);
+}
+
+/* --- 20. stuck_readers: clients that never read, beside busy ones ------- */
+
+#define STUCK_CONNS 10
+/* What one connection may hold: --buf-size (64 KiB by default) plus one
+ * provided buffer (4 KiB) that a receive fills past the room it was
+ * given. */
+#define STUCK_BOUND (64 * KIB + 4 * KIB)
+
+/*
+ * Ten clients push without ever reading, so the server holds each at its
+ * per-connection bound; 48 others stream meanwhile and must all be echoed.
+ * Then: no connection ever held more than the bound (held_max), the server
+ * is idle (no cancel or re-arm spinning on the stuck ones), and SIGTERM
+ * still ends it within a second.
+ */
+static void t_stuck_readers(void **state)
+{
+	static struct pusher p[STUCK_CONNS];
+	struct h_srv *s = start_args(0, ARGV("--port", "0"));
+	long long held, t0, busy;
+	char last[2048];
+
+	for (int i = 0; i < STUCK_CONNS; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		p[i].fd = conn(s->port);
+		h_nonblock(p[i].fd, true);
+		h_rng_seed(&p[i].tx, 500 + (uint64_t)i);
+	}
+	push_for(p, STUCK_CONNS, 200, 3000);
+	run_streams(s, false);
+	push_for(p, STUCK_CONNS, 100, 1000);
+	held = h_srv_stat_now(s, "held_max");
+	print_message("held_max=%lld bound=%u\n", held, STUCK_BOUND);
+	CHECK(held >= 32 * KIB && held <= STUCK_BOUND,
+	      "expected the most bytes one connection held between 32 KiB "
+	      "(the stuck ones reached their bound) and %u, got %lld",
+	      STUCK_BOUND, held);
+	t0 = h_proc_cpu_ns(s->pid);
+	h_sleep_ms(500);
+	busy = h_proc_cpu_ns(s->pid) - t0;
+	print_message("server CPU while idle: %lld us in 500 ms\n",
+		      busy / 1000);
+	CHECK(t0 >= 0 && busy < 100 * 1000000LL,
+	      "expected the server idle with only stuck clients left, it "
+	      "used %lld ms of CPU in 500 ms",
+	      busy / 1000000);
+	finish(s);
+	h_last_line(s->err, last, sizeof(last));
+	print_message("%s\n", last);
+	for (int i = 0; i < STUCK_CONNS; i++)
+		close(p[i].fd);
+}
+
+/* --- 21. small_window: a client with a tiny receive window -------------- */
+
+/*
+ * A client whose receive buffer is 2 KiB sends 64 KiB, half-closes and
+ * reads as fast as it can: the echo must take no longer than for any
+ * other client (zero-copy sends included, whose buffers wait for the
+ * peer's ACKs).
+ */
+static void t_small_window(void **state)
+{
+	struct h_srv *s = start_args(0, ARGV("--port", "0"));
+
+	for (int i = 0; i < 4; i++) {
+		struct h_echo e = { .seed = 900 + (uint64_t)i,
+				    .len = 64 * KIB,
+				    .timeout_ms = 2000,
+				    .shut_wr = true };
+		int fd = h_connect(LO4, s->port, 2048, 0, false);
+		int64_t t0 = h_now_ms();
+		size_t at = 0;
+		int rc;
+
+		CHECK(fd >= 0, "connect: %s", h_err_str(fd));
+		rc = h_echo_run(fd, &e, &at);
+		print_message("conn %d: %lld ms\n", i,
+			      (long long)(h_now_ms() - t0));
+		CHECK(rc == 0,
+		      "conn %d (SO_RCVBUF 2048): expected 64 KiB back and EOF "
+		      "within 2 s, got %s at byte %zu",
+		      i, h_err_str(rc), at);
+		close(fd);
+	}
+	finish(s);
+}
+
+/* --- 22. zc_loopback: --send-zc is refused on a loopback listener ------- */
+
+/* Wait up to 2 s for needle on the server's stderr. */
+static bool err_has(struct h_srv *s, const char *needle)
+{
+	int64_t deadline = h_now_ms() + 2000;
+
+	for (;;) {
+		h_srv_pump(s);
+		if (s->err && strstr(s->err, needle))
+			return true;
+		if (h_now_ms() >= deadline)
+			return false;
+		h_sleep_ms(10);
+	}
+}
+
+/* For a server row with --send-zc: on 127.0.0.1 it says zero-copy is off
+ * and sends none; with --send-zc-loopback it sends zero-copy again. */
+static void t_zc_loopback(void **state)
+{
+	struct h_srv *s = start_args(0, ARGV("--port", "0"));
+	struct h_srv *f;
+	long long zc;
+	int fd;
+
+	CHECK(err_has(s, "send-zc=off(loopback)"),
+	      "expected the start-up line to say send-zc=off(loopback)");
+	fd = conn(s->port);
+	echo_stream(fd, 77, 256 * KIB, 0, 0);
+	close(fd);
+	zc = h_srv_stat_now(s, "zc_sends");
+	CHECK(zc == 0, "expected no zero-copy send on loopback, got %lld", zc);
+	finish(s);
+
+	f = start_args(1, ARGV("--port", "0", "--send-zc-loopback"));
+	CHECK(err_has(f, "send-zc>="),
+	      "expected --send-zc-loopback to keep zero-copy on");
+	fd = conn(f->port);
+	echo_stream(fd, 78, 256 * KIB, 0, 0);
+	close(fd);
+	zc = h_srv_stat_now(f, "zc_sends");
+	CHECK(zc > 0, "expected zero-copy sends when forced, got %lld", zc);
+	finish(f);
+}
+
 /* --- dispatch ----------------------------------------------------------- */
 
 static int teardown(void **state)
@@ -1534,6 +1769,10 @@ static const struct {
 	{ "stress", t_stress },
 	{ "signal_storm", t_signal_storm },
 	{ "spread", t_spread },
+	{ "accept_burst", t_accept_burst },
+	{ "stuck_readers", t_stuck_readers },
+	{ "small_window", t_small_window },
+	{ "zc_loopback", t_zc_loopback },
 };
 
 static int usage(void)

@@ -231,7 +231,8 @@ static void fz_check_pool(struct fz *f, int m)
 static unsigned fz_expected_wants(const struct fz *f, const struct fz_conn *fc)
 {
 	uint64_t buffered = fc->rx - fc->tx;
-	bool room = fc->ring < fz_cap(fc);
+	/* Every byte held counts against the bound, held buffers too. */
+	bool room = buffered < fz_cap(fc);
 	unsigned w = 0;
 
 	if (fc->seg_mode)
@@ -391,8 +392,11 @@ static void fz_rx_lend(struct fz_conn *fc)
 	fc->rx_lent = true;
 	FZ_CHECK(fc->rxlen > 0 && fc->rxlen <= fz_cap(fc) - fc->ring);
 	FZ_CHECK(fz_in_ring(fc, fc->rxp, fc->rxlen));
-	/* All of the free span that follows the newest byte. */
+	/* All of the free span that follows the newest byte, up to the room
+	 * left under the bound. */
 	span = fz_free_span(fc, &at);
+	if (span > fz_cap(fc) - (fc->rx - fc->tx))
+		span = fz_cap(fc) - (uint32_t)(fc->rx - fc->tx);
 	FZ_CHECK(fc->rxp == fc->c->buf.data + at && fc->rxlen == span);
 	if (fc->tx_lent && !fc->tx_seg)
 		FZ_CHECK(fc->rxp + fc->rxlen <= fc->txp ||

@@ -44,6 +44,7 @@
 	X(enobufs, "io_uring: receives stopped, buffer ring empty (-ENOBUFS)") \
 	X(ring_waits, "io_uring: recvs held back until own-ring bytes left")   \
 	X(rearms, "io_uring: multishot requests armed again after ending")     \
+	X(pbufs_out, "io_uring: provided buffers out of the ring now")         \
 	X(sq_full, "io_uring: SQ full, submitted early")                       \
 	X(submit_busy, "io_uring: submits refused with -EBUSY, retried")       \
 	X(cq_overflow, "io_uring: reaps that found CQEs on the overflow list") \

@@ -141,6 +141,10 @@ struct loop {
 static void loop_refresh_stats(struct loop *l)
 {
 	l->sv.st.bufs_live = l->env.cache.live;
+	/* Held by connections or named by completions not yet handled: 0
+	 * once every connection is closed, whatever happened to them. */
+	if (l->br_live)
+		l->sv.st.pbufs_out = l->br.count - l->br.avail - l->br.pending;
 	l->sv.st.waits = l->r.enters;
 	l->sv.st.sq_wakeups = l->r.wakeups;
 	l->sv.st.sq_full = l->r.sq_full;

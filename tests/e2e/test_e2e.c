@@ -136,10 +136,34 @@ static void expect_counters(struct h_srv *s)
 	}
 }
 
+/*
+ * uring-echo frees a connection only after its last completion, so no
+ * completion can ever find its slot reused: stale must stay 0 (a nonzero
+ * count is a request left in flight at close, or counted twice). And once
+ * every connection is closed, every provided buffer is back in the ring
+ * (pbufs_out 0: none lost, none given back twice).
+ */
+static void expect_uring_books(struct h_srv *s)
+{
+	long long stale, out;
+
+	if (!strstr(s->cmdline, "uring-echo"))
+		return;
+	stale = h_srv_stat(s, "stale");
+	CHECK(stale == 0, "expected stale == 0 (every completion waited for "
+			  "before a slot is reused), got %lld",
+	      stale);
+	out = h_srv_stat(s, "pbufs_out");
+	CHECK(out == 0, "expected every provided buffer back in the ring at "
+			"exit (pbufs_out == 0), got %lld",
+	      out);
+}
+
 static void finish(struct h_srv *s)
 {
 	finish_sig(s, SIGTERM, NULL);
 	expect_counters(s);
+	expect_uring_books(s);
 }
 
 /* A blocking loopback connection; fails the test if it cannot connect. */

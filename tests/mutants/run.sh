@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Mutation check for the e2e suite: break the server one way at a time (in
-# a scratch clone) and require the scenario that guards that behaviour to
-# fail. Not part of `meson test` (it rebuilds 13 times); run it by hand:
-#   tests/mutants/run.sh [BACKEND_ARGS...]     default: --backend epoll
+# Mutation check for the e2e suite: break a server one way at a time (in a
+# scratch clone) and require the scenario that guards that behaviour to
+# fail. Not part of `meson test` (it rebuilds once per mutant, about 40
+# times); run it by hand:
+#   tests/mutants/run.sh                    ready-echo (epoll) and uring-echo
+#   tests/mutants/run.sh --backend select   ready-echo with these arguments
+#   tests/mutants/run.sh --uring            uring-echo only
 set -u
 top=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 work=$(mktemp -d)
@@ -10,9 +13,17 @@ trap 'rm -rf "$work"' EXIT
 git clone -q "$top" "$work/src"
 cd "$work/src" || exit 1
 meson setup b >/dev/null || exit 1
+ready=1 uring=1
 args=("$@")
+if [ "${1:-}" = --uring ]; then
+	ready=0
+	args=()
+elif [ ${#args[@]} -gt 0 ]; then
+	uring=0
+fi
 [ ${#args[@]} -eq 0 ] && args=(--backend epoll)
 caught=0 missed=0
+srv=() # the server command the next mutants run against
 
 # mutant NAME SCENARIO FILE SED-EXPRESSION [FILE SED-EXPRESSION...]
 mutant() {
@@ -33,9 +44,9 @@ mutant() {
 	elif ! ninja -C b >/dev/null 2>&1; then
 		echo "BROKEN MUTANT $name: does not build"
 		missed=$((missed + 1))
-	elif timeout 120 b/tests/test_e2e "$sc" -- b/readiness/ready-echo \
-		"${args[@]}" >"$work/$name.log" 2>&1; then
-		echo "MISSED  $name: $sc still passes"
+	elif timeout 120 b/tests/test_e2e "$sc" -- "${srv[@]}" \
+		>"$work/$name.log" 2>&1; then
+		echo "MISSED  $name: $sc still passes (${srv[*]#b/})"
 		missed=$((missed + 1))
 	else
 		echo "caught  $name by $sc"
@@ -46,6 +57,8 @@ mutant() {
 	done
 }
 
+ready_mutants() {
+srv=(b/readiness/ready-echo "${args[@]}")
 mutant drop-bytes echo_bytes readiness/loop.c \
 	's/conn_rx_commit(c, (size_t)n);/conn_rx_commit(c, n > 1 ? (size_t)n - 1 : (size_t)n);/'
 mutant large-corrupt echo_large readiness/loop.c \
@@ -83,6 +96,60 @@ case " ${args[*]} " in
 		's/if (l->fd_limit \&\& fd >= l->fd_limit) {/if (0) {/'
 	;;
 esac
+
+# A second server on the port must fail even with --threads, whose
+# listeners form a SO_REUSEPORT group: the probe socket has no SO_REUSEPORT.
+srv=(b/readiness/ready-echo --backend epoll --threads 2)
+mutant reuseport-probe port_in_use common/net.c \
+	's/probe = net_bind_one(&ss, len, false, 0);/probe = net_bind_one(\&ss, len, true, 0);/'
+}
+
+# uring-echo: one mutant per behaviour and mode, the four abuse defects
+# (accept past the limit, the cancel livelock, zero-copy on loopback, the
+# per-connection bound) among them.
+uring_mutants() {
+local u=b/uring/uring-echo
+srv=("$u" --mode multishot)
+mutant ms-lost-rearm echo_large uring/loop.c \
+	's/^\t\ts->io \&= ~(IO_RECV | IO_RECV_STOP);$/\t\tif (res <= 0) s->io \&= ~(IO_RECV | IO_RECV_STOP);/'
+mutant ms-buf-twice stress uring/loop.c \
+	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/{ bufring_put(\&l->br, (uint16_t)id); bufring_put(\&l->br, (uint16_t)id); }/}'
+mutant ms-buf-never stress uring/loop.c \
+	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/(void)0;/}'
+mutant ms-no-cancel-at-close no_leak uring/loop.c \
+	's/^\t\tloop_stop_recv(l, s);$/\t\t(void)0;/'
+mutant ms-accept-past-limit accept_burst uring/loop.c \
+	's/multi = l->accepts == 0 \&\& room > MS_ACCEPT_MULTI_ROOM;/multi = l->accepts == 0;/'
+mutant ms-unbounded-recv stuck_readers uring/loop.c \
+	's/(uint32_t)conn_rx_room(&s->conn));/0);/'
+mutant core-ring-past-bound stuck_readers common/conn.c \
+	's/room = conn_buffered(c) < c->env->cache.size;/room = c->buf.len < c->env->cache.size;/'
+srv=("$u" --mode multishot --bufs 4)
+mutant ms-enobufs-error stress uring/loop.c \
+	's/} else if (res == -ENOBUFS) {/} else if (0) {/'
+srv=("$u" --mode multishot --ring-entries 4)
+mutant ms-cancel-repeats stuck_readers uring/loop.c \
+	's/if ((s->io \& (IO_RECV | IO_RECV_STOP)) != IO_RECV)/if (!(s->io \& IO_RECV) || (s->io \& IO_RECV_CANCEL))/'
+mutant wait-starves-taskrun stuck_readers uring/ring.c \
+	's/ret = ring_submit_events(r);/ret = ring_submit(r);/'
+srv=("$u" --mode multishot --send-zc=1)
+mutant zc-on-loopback small_window uring/loop.c \
+	's/l->zc_loopback_off = cfg->zc_min \&\& !cfg->zc_loopback \&\&/l->zc_loopback_off = 0 \&\& !cfg->zc_loopback \&\&/'
+srv=("$u" --mode basic)
+mutant basic-lost-rearm echo_bytes uring/loop.c \
+	's/^\ts->io \&= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);$/\tif (res <= 0) s->io \&= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);/'
+mutant basic-short-send slow_reader uring/loop.c \
+	's/id = conn_tx_commit(&s->conn, (size_t)res);/id = conn_tx_commit(\&s->conn, len);/'
+mutant basic-no-cancel-at-close reset uring/loop.c \
+	's/^\t\tloop_stop_recv(l, s);$/\t\t(void)0;/'
+mutant basic-accept-past-limit max_conns uring/loop.c \
+	's/if (l->pool.used >= l->max_conns) {/if (0) {/'
+mutant stale-acted-on reset uring/loop.c \
+	's/s = pool_lookup(&l->pool, ud_handle(c->ud));/s = \&l->pool.slots[ud_handle(c->ud) \& 0xffffffffu];/'
+}
+
+[ "$ready" -eq 1 ] && ready_mutants
+[ "$uring" -eq 1 ] && [ -x b/uring/uring-echo ] && uring_mutants
 
 echo "mutants: $caught caught, $missed missed"
 [ "$missed" -eq 0 ]

@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git clone -q "$top" "$work/src"
 cd "$work/src" || exit 1
-meson setup b >/dev/null || exit 1
+meson setup b >/dev/null && ninja -C b >/dev/null || exit 1
 ready=1 uring=1
 args=("$@")
 if [ "${1:-}" = --uring ]; then

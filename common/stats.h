@@ -45,6 +45,7 @@
 	X(ring_waits, "io_uring: recvs held back until own-ring bytes left")   \
 	X(rearms, "io_uring: multishot requests armed again after ending")     \
 	X(pbufs_out, "io_uring: provided buffers out of the ring now")         \
+	X(stop_left, "io_uring: requests still out at the stop deadline")      \
 	X(sq_full, "io_uring: SQ full, submitted early")                       \
 	X(submit_busy, "io_uring: submits refused with -EBUSY, retried")       \
 	X(cq_overflow, "io_uring: reaps that found CQEs on the overflow list") \

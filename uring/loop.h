@@ -31,6 +31,7 @@ struct uring_config {
 	int sq_cpu; /* --sqpoll=CPU, or -1 */
 	uint32_t zc_min; /* --send-zc=MIN: zero-copy from MIN bytes; 0: off */
 	bool zc_loopback; /* --send-zc-loopback: even on a loopback listener */
+	bool no_recv_limit; /* --no-recv-limit: cap multishot recvs by cancel */
 	bool bundle; /* --bundle: multishot recvs take bundles */
 };
 

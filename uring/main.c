@@ -36,6 +36,7 @@ enum {
 	URING_K_BUNDLE,
 	URING_K_CQ,
 	URING_K_ZC_LOOPBACK,
+	URING_K_NO_RECV_LIMIT,
 };
 
 static const struct option uring_longopts[] = {
@@ -50,6 +51,7 @@ static const struct option uring_longopts[] = {
 	{ "bundle", no_argument, NULL, URING_K_BUNDLE },
 	{ "cq-entries", required_argument, NULL, URING_K_CQ },
 	{ "send-zc-loopback", no_argument, NULL, URING_K_ZC_LOOPBACK },
+	{ "no-recv-limit", no_argument, NULL, URING_K_NO_RECV_LIMIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -146,6 +148,9 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_ZC_LOOPBACK:
 		cfg->zc_loopback = true;
 		return 0;
+	case URING_K_NO_RECV_LIMIT:
+		cfg->no_recv_limit = true;
+		return 0;
 	case URING_K_BUNDLE:
 		cfg->bundle = true;
 		return uring_conflict(cfg, err, errlen);
@@ -203,6 +208,9 @@ int main(int argc, char **argv)
 	    "                      listener, where the kernel copies anyway\n"
 	    "  --send-zc-loopback  zero-copy on a loopback listener too (to\n"
 	    "                      exercise the path; small windows crawl)\n"
+	    "  --no-recv-limit     stop a multishot recv at the connection's\n"
+	    "                      bound by a cancel, as before Linux 6.17\n"
+	    "                      (it may then overshoot the bound)\n"
 	    "  --bundle            multishot recvs fill several buffers per\n"
 	    "                      completion (multishot, Linux 6.10)\n"
 	    "  --cq-entries N      force the CQ size, 1..%u (expert: the\n"

@@ -31,7 +31,8 @@ void serve_opened(struct serve *sv)
 
 void serve_closed(struct serve *sv, int err)
 {
-	if (err == -ECONNRESET || err == -EPIPE)
+	/* ENOTCONN: shutdown(2) of a socket the peer has reset meanwhile. */
+	if (err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN)
 		sv->st.resets++;
 	else if (err == -ENOMEM)
 		sv->st.nomem++;

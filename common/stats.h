@@ -30,7 +30,7 @@
 	X(short_sends, "sends that took less than offered")                    \
 	X(eagain, "recv or send calls that found nothing to do")               \
 	X(full, "times a connection stopped reading: output buffer full")      \
-	X(resets, "connections ended by ECONNRESET or EPIPE")                  \
+	X(resets, "connections ended by a reset: ECONNRESET, EPIPE, ENOTCONN") \
 	X(conn_errors, "connections ended by another error")                   \
 	X(stale, "events for a closed or reused connection, dropped")          \
 	X(emfile, "accept failures for lack of descriptors, backed off")       \

@@ -100,7 +100,7 @@ static struct h_srv *run_exit(int i, const char *const *args, int timeout_ms)
  */
 static void expect_uring_books(struct h_srv *s)
 {
-	long long stale, out, left;
+	long long stale, out, left, cancels, most;
 
 	if (!strstr(s->cmdline, "uring-echo"))
 		return;
@@ -119,6 +119,14 @@ static void expect_uring_books(struct h_srv *s)
 	      "expected every provided buffer back in the ring at "
 	      "exit (pbufs_out == 0), got %lld",
 	      out);
+	/* Each request is cancelled at most once: a recv (at the cap or at
+	 * close), a send and an abort at close, an accept, the signal poll. */
+	cancels = h_srv_stat(s, "cancels");
+	most = h_srv_stat(s, "recv_calls") + 2 * h_srv_stat(s, "closed") +
+	       h_srv_stat(s, "accept_calls") + 1;
+	CHECK(cancels <= most,
+	      "expected at most one cancel per request (%lld), got %lld", most,
+	      cancels);
 }
 
 /* Stop s with sig and check the contract: exit 0 within a second (longer
@@ -1605,7 +1613,8 @@ static void t_accept_burst(void **state)
 
 /*
  * Ten clients push without ever reading, so the server holds each at its
- * per-connection bound; 48 others stream meanwhile and must all be echoed.
+ * per-connection bound; 48 others stream meanwhile and must all be echoed,
+ * and one more stays connected without a word.
  * Then: no connection ever held more than the bound (held_max), the server
  * is idle (no cancel or re-arm spinning on the stuck ones), and SIGTERM
  * still ends it within a second.
@@ -1616,6 +1625,8 @@ static void t_stuck_readers(void **state)
 	struct h_srv *s = start_args(0, ARGV("--port", "0"));
 	long long held, t0, busy;
 	char last[2048];
+	/* Connected and silent: its receive is still armed at the stop. */
+	int idle = conn(s->port);
 
 	for (int i = 0; i < STUCK_CONNS; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
@@ -1650,6 +1661,7 @@ static void t_stuck_readers(void **state)
 	print_message("%s\n", last);
 	for (int i = 0; i < STUCK_CONNS; i++)
 		close(p[i].fd);
+	close(idle);
 }
 
 /* --- 21. small_window: a client with a tiny receive window -------------- */

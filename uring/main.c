@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "opts.h"
 #include "ring.h"
+#include "stats.h"
 
 #define URING_DEFAULT_ENTRIES 1024u
 #define URING_MAX_ENTRIES 32768u /* the kernel's IORING_MAX_ENTRIES */
@@ -90,10 +91,10 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		ret = uring_mode_find(arg, &cfg->mode);
 		if (ret == -ENOSYS)
 			snprintf(err, errlen,
-				 "--mode: only '%s' is built so far",
+				 "--mode '%s': only %s is built so far", arg,
 				 uring_mode_names());
 		else if (ret)
-			snprintf(err, errlen, "--mode: unknown '%s' (%s)", arg,
+			snprintf(err, errlen, "--mode '%s': expected %s", arg,
 				 uring_mode_names());
 		cfg->mode_set = true;
 		return ret ? -EINVAL : uring_conflict(cfg, err, errlen);
@@ -105,7 +106,8 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		return 0;
 	case URING_K_ENTRIES:
 		if (opts_uint(arg, 1, URING_MAX_ENTRIES, &v)) {
-			snprintf(err, errlen, "--ring-entries: expected 1..%u",
+			snprintf(err, errlen,
+				 "--ring-entries '%s': expected 1..%u", arg,
 				 URING_MAX_ENTRIES);
 			return -EINVAL;
 		}
@@ -115,7 +117,9 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_BUFS:
 		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1))) {
 			snprintf(err, errlen,
-				 "--bufs: expected a power of two, 1..32768");
+				 "--bufs '%s': expected a power of two, "
+				 "1..32768",
+				 arg);
 			return -EINVAL;
 		}
 		cfg->bufs = (unsigned)v;
@@ -126,8 +130,9 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_SQPOLL:
 		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v)) {
 			snprintf(err, errlen,
-				 "--sqpoll=CPU: expected a CPU number 0..%u",
-				 URING_MAX_CPU);
+				 "--sqpoll=%s: expected --sqpoll=CPU, a CPU "
+				 "number 0..%u",
+				 arg, URING_MAX_CPU);
 			return -EINVAL;
 		}
 		cfg->sqpoll = true;
@@ -135,8 +140,11 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		return uring_conflict(cfg, err, errlen);
 	case URING_K_ZC:
 		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v)) {
-			snprintf(err, errlen,
-				 "--send-zc=MIN: expected 1..256M bytes");
+			snprintf(
+			    err, errlen,
+			    "--send-zc=%s: expected --send-zc=MIN, 1..256M "
+			    "bytes (k/m suffixes)",
+			    arg);
 			return -EINVAL;
 		}
 		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
@@ -146,7 +154,8 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		return uring_conflict(cfg, err, errlen);
 	case URING_K_CQ:
 		if (opts_uint(arg, 1, URING_MAX_CQ, &v)) {
-			snprintf(err, errlen, "--cq-entries: expected 1..%u",
+			snprintf(err, errlen,
+				 "--cq-entries '%s': expected 1..%u", arg,
 				 URING_MAX_CQ);
 			return -EINVAL;
 		}
@@ -172,6 +181,7 @@ int main(int argc, char **argv)
 		.usage = usage,
 		.handle = uring_flag,
 		.ctx = &cfg,
+		.stats_scope = STATS_URING,
 	};
 	int ret;
 
@@ -192,9 +202,10 @@ int main(int argc, char **argv)
 	    "                      file table (Linux 5.19)\n"
 	    "  --sqpoll[=CPU]      a kernel thread polls the SQ (SQPOLL), "
 	    "bound\n"
-	    "                      to CPU if given; excludes --defer-taskrun\n"
+	    "                      to CPU if given (the '=' is needed);\n"
+	    "                      excludes --defer-taskrun\n"
 	    "  --send-zc[=MIN]     zero-copy sends of MIN bytes or more\n"
-	    "                      (default %u; Linux 6.0)\n"
+	    "                      (default %u; the '=' is needed; Linux 6.0)\n"
 	    "  --bundle            multishot recvs fill several buffers per\n"
 	    "                      completion (multishot, Linux 6.10)\n"
 	    "  --cq-entries N      force the CQ size, 1..%u (expert: the\n"

@@ -79,11 +79,69 @@ static int uring_conflict(const struct uring_config *cfg, char *err,
 	return 0;
 }
 
+/* The flags that take a number: ring sizes, SQPOLL's CPU, zero-copy's
+ * threshold. 0, or -EINVAL with err naming the flag and the value. */
+static int uring_number(struct uring_config *cfg, int key, const char *arg,
+			char *err, size_t errlen)
+{
+	unsigned long v = 0;
+
+	switch (key) {
+	case URING_K_ENTRIES:
+		if (opts_uint(arg, 1, URING_MAX_ENTRIES, &v))
+			goto bad;
+		cfg->ring_entries = (unsigned)v;
+		cfg->ring_entries_set = true;
+		return 0;
+	case URING_K_BUFS:
+		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1)))
+			goto bad;
+		cfg->bufs = (unsigned)v;
+		return 0;
+	case URING_K_SQPOLL:
+		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v))
+			goto bad;
+		cfg->sqpoll = true;
+		cfg->sq_cpu = arg ? (int)v : -1;
+		return 0;
+	case URING_K_ZC:
+		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v))
+			goto bad;
+		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
+		return 0;
+	case URING_K_CQ:
+		if (opts_uint(arg, 1, URING_MAX_CQ, &v))
+			goto bad;
+		cfg->cq_entries = (unsigned)v;
+		return 0;
+	}
+bad:
+	if (key == URING_K_ENTRIES)
+		snprintf(err, errlen, "--ring-entries '%s': expected 1..%u",
+			 arg, URING_MAX_ENTRIES);
+	else if (key == URING_K_BUFS)
+		snprintf(err, errlen,
+			 "--bufs '%s': expected a power of two, 1..32768", arg);
+	else if (key == URING_K_SQPOLL)
+		snprintf(err, errlen,
+			 "--sqpoll=%s: expected --sqpoll=CPU, a CPU number "
+			 "0..%u",
+			 arg, URING_MAX_CPU);
+	else if (key == URING_K_ZC)
+		snprintf(err, errlen,
+			 "--send-zc=%s: expected --send-zc=MIN, 1..256M bytes "
+			 "(k/m suffixes)",
+			 arg);
+	else
+		snprintf(err, errlen, "--cq-entries '%s': expected 1..%u", arg,
+			 URING_MAX_CQ);
+	return -EINVAL;
+}
+
 static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		      size_t errlen)
 {
 	struct uring_config *cfg = ctx;
-	unsigned long v;
 	int ret;
 
 	switch (key) {
@@ -104,63 +162,19 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_NO_DEFER:
 		cfg->defer = RING_DEFER_OFF;
 		return 0;
-	case URING_K_ENTRIES:
-		if (opts_uint(arg, 1, URING_MAX_ENTRIES, &v)) {
-			snprintf(err, errlen,
-				 "--ring-entries '%s': expected 1..%u", arg,
-				 URING_MAX_ENTRIES);
-			return -EINVAL;
-		}
-		cfg->ring_entries = (unsigned)v;
-		cfg->ring_entries_set = true;
-		return uring_conflict(cfg, err, errlen);
-	case URING_K_BUFS:
-		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1))) {
-			snprintf(err, errlen,
-				 "--bufs '%s': expected a power of two, "
-				 "1..32768",
-				 arg);
-			return -EINVAL;
-		}
-		cfg->bufs = (unsigned)v;
-		return 0;
 	case URING_K_FIXED:
 		cfg->fixed = true;
-		return 0;
-	case URING_K_SQPOLL:
-		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v)) {
-			snprintf(err, errlen,
-				 "--sqpoll=%s: expected --sqpoll=CPU, a CPU "
-				 "number 0..%u",
-				 arg, URING_MAX_CPU);
-			return -EINVAL;
-		}
-		cfg->sqpoll = true;
-		cfg->sq_cpu = arg ? (int)v : -1;
-		return uring_conflict(cfg, err, errlen);
-	case URING_K_ZC:
-		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v)) {
-			snprintf(
-			    err, errlen,
-			    "--send-zc=%s: expected --send-zc=MIN, 1..256M "
-			    "bytes (k/m suffixes)",
-			    arg);
-			return -EINVAL;
-		}
-		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
 		return 0;
 	case URING_K_BUNDLE:
 		cfg->bundle = true;
 		return uring_conflict(cfg, err, errlen);
+	case URING_K_ENTRIES:
+	case URING_K_BUFS:
+	case URING_K_SQPOLL:
+	case URING_K_ZC:
 	case URING_K_CQ:
-		if (opts_uint(arg, 1, URING_MAX_CQ, &v)) {
-			snprintf(err, errlen,
-				 "--cq-entries '%s': expected 1..%u", arg,
-				 URING_MAX_CQ);
-			return -EINVAL;
-		}
-		cfg->cq_entries = (unsigned)v;
-		return uring_conflict(cfg, err, errlen);
+		ret = uring_number(cfg, key, arg, err, errlen);
+		return ret ? ret : uring_conflict(cfg, err, errlen);
 	}
 	snprintf(err, errlen, "unknown option");
 	return -EINVAL;

@@ -312,12 +312,11 @@ static bool opts_spells(const char *arg, const struct option *f)
 	return n && !strncmp(arg + 2, f->name, n);
 }
 
-/* getopt's '?' or ':' as one line. A long flag's optopt is its key: a
- * value given to a flag that takes none. In a cluster of short options
- * optind has not moved on yet: optopt names the culprit then. */
-static int opts_reject(const char *prog, int key, char **argv,
-		       const struct option *lo)
+int opts_reject(const char *prog, int key, char **argv, const struct option *lo)
 {
+	/* A long flag's optopt is its key: a value given to a flag that
+	 * takes none. In a cluster of short options optind has not moved on
+	 * yet: optopt names the culprit then. */
 	const struct option *f = optopt ? opts_find(lo, optopt) : NULL;
 	const char *last = argv[optind - 1], *eq;
 

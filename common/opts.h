@@ -73,6 +73,15 @@ int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 int opts_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * opts_reject - getopt_long (opterr 0, optstring starting with ':') gave
+ * key '?' or ':' over the options lo, zero-terminated: print the one-line
+ * error ("--port needs a value", "--stats takes no value, got '1'",
+ * "unknown option '--x'") as opts_error does. Returns OPTS_USAGE.
+ */
+int opts_reject(const char *prog, int key, char **argv,
+		const struct option *lo);
+
 /* opts_uint - parse a whole decimal string into [min, max]; 0 or -EINVAL. */
 int opts_uint(const char *s, unsigned long min, unsigned long max,
 	      unsigned long *out);

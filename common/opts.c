@@ -125,17 +125,16 @@ static const struct opts_setter {
 	  "a CPU list such as 0,2-3 (CPUs 0..1023, at most 64)" },
 };
 
-/* The counters a program's stats line shows, each with its meaning. */
+/* The counters a program's stats line shows, each with its meaning. The
+ * layout is also what help2man turns into the man page's list. */
 static void opts_usage_counters(FILE *f, unsigned scope)
 {
-	fputs("Counters:\n"
-	      "  One line \"stats: name=value ...\" on stderr: every second "
-	      "with\n"
-	      "  --stats, on SIGUSR1, and at exit (the last, final=1).\n"
-	      "  final             1 on the line printed at exit, else 0\n"
-	      "  uptime_ms         milliseconds since the server started\n"
-	      "  interval_ms       milliseconds since the previous line\n",
-	      f);
+	fputs(
+	    "\nCounters of the stats line on stderr (stats: name=value ...):\n"
+	    "  final             1 on the line printed at exit, else 0\n"
+	    "  uptime_ms         milliseconds since the server started\n"
+	    "  interval_ms       milliseconds since the previous line\n",
+	    f);
 #define OPTS_COUNTER(name, flags, help) \
 	if ((flags)&scope)              \
 		fprintf(f, "  %-17s %s\n", #name, help);
@@ -147,12 +146,14 @@ static void opts_usage_counters(FILE *f, unsigned scope)
 		fprintf(f, " %s", #name);
 	STATS_COUNTERS(OPTS_RATE)
 #undef OPTS_RATE
-	fputs("\n", f);
+	fputs("\nThe line is printed every second with --stats, on SIGUSR1, "
+	      "and at\nexit (the last one, final=1).\n",
+	      f);
 }
 
 static void opts_usage(FILE *f, const char *prog, const struct opts_extra *x)
 {
-	fprintf(f, "Usage: %s [options]\n", prog);
+	fprintf(f, "Usage: %s [options]\nOptions:\n", prog);
 	if (x && x->usage)
 		fputs(x->usage, f);
 	fprintf(

@@ -77,6 +77,7 @@ static const char *const cli_modes[] = {
 
 static const char cli_usage_text[] =
     "Usage: echo-load --port N [options]\n"
+    "Options:\n"
     "  --host ADDR         numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
     "  --port N            the echo server's TCP port (required)\n"
     "  --mode MODE         pingpong: one message in flight per connection\n"

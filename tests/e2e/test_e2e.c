@@ -89,6 +89,22 @@ static struct h_srv *run_exit(int i, const char *const *args, int timeout_ms)
 	return s;
 }
 
+/* The stats line shows the program's own counters only: ready-echo none
+ * of the io_uring ones, uring-echo no epoll_ctl count; both the rates. */
+static void check_own_counters(const struct h_srv *s)
+{
+	const char *absent = e2e_ready_echo ? "zc_sends" : "ctls";
+	const char *present = e2e_ready_echo ? "ctls" : "zc_sends";
+
+	CHECK(h_srv_stat(s, absent) == -1,
+	      "expected no %s in the stats line of %s", absent, s->cmdline);
+	CHECK(h_srv_stat(s, present) >= 0,
+	      "expected %s in the stats line of %s", present, s->cmdline);
+	CHECK(h_srv_stat(s, "bytes_in_per_s") >= 0 &&
+		  h_srv_stat(s, "interval_ms") >= 0,
+	      "expected bytes_in_per_s and interval_ms in the stats line");
+}
+
 /* Stop s with sig and check the contract: exit 0 within a second (longer
  * under a sanitizer, which checks for leaks at exit), stats line last. */
 static void finish_sig(struct h_srv *s, int sig, int64_t *took)
@@ -106,9 +122,14 @@ static void finish_sig(struct h_srv *s, int sig, int64_t *took)
 	CHECK(ms <= lim, "signal %d: expected exit within %d ms, took %lld ms",
 	      sig, lim, (long long)ms);
 	h_last_line(s->err, last, sizeof(last));
-	CHECK(!strncmp(last, "stats:", 6),
-	      "expected the last stderr line to be the stats line, got '%s'",
+	CHECK(!strncmp(last, "stats: final=1 uptime_ms=", 25),
+	      "expected the last stderr line to be the final stats line, got "
+	      "'%s'",
 	      last);
+	CHECK(h_count_lines_with(s->err, "stats: final=1 ") == 1,
+	      "expected one final stats line, got %d",
+	      h_count_lines_with(s->err, "stats: final=1 "));
+	check_own_counters(s);
 	if (took)
 		*took = ms;
 }

@@ -313,6 +313,16 @@ static bool opts_spells(const char *arg, const struct option *f)
 	return n && !strncmp(arg + 2, f->name, n);
 }
 
+/* How many of the options lo arg ("--NA" or "--NA=V") abbreviates. */
+static unsigned opts_matches(const char *arg, const struct option *lo)
+{
+	unsigned n = 0;
+
+	for (; lo->name; lo++)
+		n += opts_spells(arg, lo);
+	return n;
+}
+
 int opts_reject(const char *prog, int key, char **argv, const struct option *lo)
 {
 	/* A long flag's optopt is its key: a value given to a flag that
@@ -334,6 +344,11 @@ int opts_reject(const char *prog, int key, char **argv, const struct option *lo)
 	if (optopt)
 		return opts_error(prog, "unknown option '-\\x%02x'",
 				  optopt & 0xff);
+	if (opts_matches(last, lo) > 1)
+		return opts_error(prog,
+				  "ambiguous option '%s': give more of "
+				  "its name",
+				  last);
 	return opts_error(prog, "unknown option '%s'", last);
 }
 

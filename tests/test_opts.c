@@ -565,6 +565,8 @@ static void test_messages(void **state)
 	check_error(parse(&o, "--stats="), "--stats takes no value, got ''");
 	check_error(parse(&o, "--port"), "--port needs a value");
 	check_error(parse(&o, "--nope"), "unknown option '--nope'");
+	check_error(parse(&o, "--h"), "ambiguous option '--h'");
+	check_error(parse(&o, "--ho=::1", "--h=1"), "ambiguous option '--h=1'");
 	check_error(parse(&o, "-x"), "unknown option '-x'");
 	check_error(parse(&o, "-\x04"), "unknown option '-\\x04'");
 	check_error(parse(&o, "--port=1\n2"), "--port '1\\x0a2'");

@@ -4,8 +4,9 @@
  *
  * Each binary adds its own flags through struct opts_extra; the shared ones
  * (--host, --port, --max-conns, --buf-size, --stats, --threads, --cpus,
- * --help, --version) and
- * the exit-code contract (2 for bad usage) live here, once.
+ * -h/--help, --version), the help on the counters, and the usage-error
+ * contract (one line naming the option and the value, then "Try 'PROG
+ * --help' for more information.", exit 2) live here, once.
  */
 #ifndef ECHO_OPTS_H
 #define ECHO_OPTS_H
@@ -33,6 +34,7 @@ struct opts {
 	unsigned threads; /* event loops, one per thread (default 1) */
 	unsigned ncpus; /* --cpus entries; 0: no pinning */
 	uint16_t cpus[OPTS_MAX_CPUS]; /* loop i runs on cpus[i % ncpus] */
+	unsigned stats_scope; /* STATS_READY or STATS_URING: whose counters */
 };
 
 /* A program's own flags. */
@@ -44,6 +46,7 @@ struct opts_extra {
 	int (*handle)(void *ctx, int key, const char *arg, char *err,
 		      size_t errlen);
 	void *ctx;
+	unsigned stats_scope; /* counters the help and the stats line show */
 };
 
 enum {
@@ -53,12 +56,31 @@ enum {
 };
 
 /*
- * opts_parse - fill o from argv. Prints help/version to stdout, and errors
- * followed by the usage to stderr. Returns OPTS_RUN, OPTS_EXIT or OPTS_USAGE
- * (the last two are also the process exit codes to use).
+ * opts_parse - fill o from argv. Prints help (-h, --help) or version to
+ * stdout, or one error line and the "Try" line to stderr. Returns OPTS_RUN,
+ * OPTS_EXIT or OPTS_USAGE (the last two are also the exit codes to use).
+ * A handler's message names the option and the value, like "--mode 'x':
+ * expected basic or multishot".
  */
 int opts_parse(struct opts *o, int argc, char **argv, const char *prog,
 	       const char *version, const struct opts_extra *x);
+
+/*
+ * opts_error - print "PROG: MESSAGE" (control bytes shown as \xHH, so it
+ * stays one line) and "Try 'PROG --help' for more information." on
+ * stderr. Returns OPTS_USAGE.
+ */
+int opts_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * opts_reject - getopt_long (opterr 0, optstring starting with ':') gave
+ * key '?' or ':' over the options lo, zero-terminated: print the one-line
+ * error ("--port needs a value", "--stats takes no value, got '1'",
+ * "unknown option '--x'") as opts_error does. Returns OPTS_USAGE.
+ */
+int opts_reject(const char *prog, int key, char **argv,
+		const struct option *lo);
 
 /* opts_uint - parse a whole decimal string into [min, max]; 0 or -EINVAL. */
 int opts_uint(const char *s, unsigned long min, unsigned long max,

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "serve.h"
+#include "team.h"
 
 void serve_init(struct serve *sv, const char *prog, bool stats_1s)
 {
@@ -105,9 +106,14 @@ void serve_listen_failed(const char *prog, const struct opts *o, int err)
 
 void serve_print_stats(const struct serve *sv)
 {
-	char line[1536];
+	struct stats_when w = { .scope = STATS_BOTH };
+	char line[2048];
 
-	stats_format(&sv->st, line, sizeof(line));
+	if (sv->tm) {
+		team_publish(sv->tm, &sv->st);
+		return;
+	}
+	stats_format(&sv->st, &w, line, sizeof(line));
 	fputs(line, stderr);
 	fflush(stderr);
 }

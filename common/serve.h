@@ -26,8 +26,13 @@ enum serve_listen {
 	SERVE_LISTEN_OFF, /* shutting down */
 };
 
+struct team_member;
+
 struct serve {
 	const char *prog;
+	/* The member whose team prints the stats line (uptime, rates); the
+	 * driver sets it after serve_init. NULL: the bare counters. */
+	struct team_member *tm;
 	struct stats st;
 	enum serve_listen lstate;
 	int64_t retry_at; /* SERVE_LISTEN_BACKOFF deadline, clock_ms() */
@@ -74,7 +79,8 @@ bool serve_timers(struct serve *sv, int64_t now);
  * listening on o->host:o->port failed with err: address, port, cause. */
 void serve_listen_failed(const char *prog, const struct opts *o, int err);
 
-/* serve_print_stats - the "stats: ..." line on stderr, flushed. */
+/* serve_print_stats - the "stats: ..." line on stderr, flushed: through
+ * the team (uptime, rates) when sv->tm is set. */
 void serve_print_stats(const struct serve *sv);
 
 /* serve_warn_nofile - the start-up warning when RLIMIT_NOFILE (nofile)

@@ -44,6 +44,7 @@ struct team {
 	bool *done; /* member returned */
 	int done_pipe[2]; /* a member ended: wakes the main thread */
 	uint64_t eintr; /* the main thread's own interrupted waits */
+	struct stats_meter meter; /* uptime, and the previous line for rates */
 };
 
 static void team_sum(const struct team *t, struct stats *sum)
@@ -54,7 +55,7 @@ static void team_sum(const struct team *t, struct stats *sum)
 	for (i = 0; i < t->n; i++) {
 		const struct stats *s = &t->m[i].snap;
 
-#define TEAM_ADD(name, help) sum->name += s->name;
+#define TEAM_ADD(name, flags, help) sum->name += s->name;
 		STATS_COUNTERS(TEAM_ADD)
 #undef TEAM_ADD
 	}
@@ -68,13 +69,19 @@ static void team_sum(const struct team *t, struct stats *sum)
 			sum->held_max = t->m[i].snap.held_max;
 }
 
-static void team_print(const struct stats *st)
+/* The stats line on stderr; the one printed at exit is marked final. */
+static void team_print(struct team *t, const struct stats *st, bool final)
 {
-	char line[1536];
+	char line[2048];
 
-	stats_format(st, line, sizeof(line));
+	stats_meter_line(&t->meter, st, clock_ms(), final, line, sizeof(line));
 	fputs(line, stderr);
 	fflush(stderr);
+}
+
+void team_closing(struct team_member *tm)
+{
+	tm->closing = true;
 }
 
 void team_publish(struct team_member *tm, const struct stats *st)
@@ -82,7 +89,7 @@ void team_publish(struct team_member *tm, const struct stats *st)
 	struct team *t = tm->team;
 
 	if (t->n == 1) {
-		team_print(st);
+		team_print(t, st, tm->closing);
 		return;
 	}
 	pthread_mutex_lock(&t->mu);
@@ -231,7 +238,7 @@ static void team_report(struct team *t)
 	}
 	team_sum(t, &sum);
 	pthread_mutex_unlock(&t->mu);
-	team_print(&sum);
+	team_print(t, &sum, false);
 }
 
 /* The main thread while the members serve: signals, --stats, a member
@@ -355,7 +362,7 @@ static int team_start(struct team *t, const char *prog, int sfd,
 	if (!t->nfailed && started == t->n) {
 		team_print_spread(t);
 		team_sum(t, &sum);
-		team_print(&sum);
+		team_print(t, &sum, true);
 	}
 	return rc;
 }
@@ -436,6 +443,7 @@ int team_run(const struct opts *o, const char *prog, team_fn fn, void *cfg)
 	}
 	pthread_mutex_init(&t.mu, NULL);
 	pthread_cond_init(&t.cv, NULL);
+	stats_meter_init(&t.meter, o->stats_scope, clock_ms());
 	/* Fit --max-conns into RLIMIT_NOFILE once, then split it evenly: a
 	 * loop's limit is its own (a connection hashed to a full loop waits
 	 * in that loop's queue, as with nginx's per-worker limit). */

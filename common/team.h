@@ -47,6 +47,7 @@ struct team_member {
 	bool quiet; /* not member 0: skip the start-up description lines */
 	int rc; /* the member's return: 0, or 1 after a runtime failure */
 	struct stats snap; /* last counters published */
+	bool closing; /* team_closing: the next publish is the last */
 	pthread_t th;
 };
 
@@ -80,6 +81,10 @@ int team_ready(struct team_member *tm, int err);
 /* team_publish - hand a member's counters to the main thread, which sums
  * them into the stats line. With one thread, print the line directly. */
 void team_publish(struct team_member *tm, const struct stats *st);
+
+/* team_closing - the member stops: its next team_publish hands over its
+ * last counters (with one thread, printed as the final line). */
+void team_closing(struct team_member *tm);
 
 /* team_describe - " threads=N cpus=LIST", or "" for one unpinned thread:
  * appended to a driver's start-up description line. */

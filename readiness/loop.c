@@ -460,6 +460,7 @@ static int ready_member(void *arg, struct team_member *tm)
 	}
 	/* With threads, the main thread prints --stats lines for all. */
 	serve_init(&l->sv, prog, cfg->o.stats && cfg->o.threads == 1);
+	l->sv.tm = tm;
 	l->tm = tm;
 	l->edge = cfg->edge;
 	l->lfd = tm->lfd;
@@ -529,6 +530,7 @@ stop:
 		if (l->pool.slots[i].gen)
 			loop_close(l, &l->pool.slots[i]);
 	}
+	team_closing(tm);
 	loop_print_stats(l);
 	l->p->ops->destroy(l->p);
 	conn_env_fini(&l->env);

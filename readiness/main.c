@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "opts.h"
 #include "poller.h"
+#include "stats.h"
 
 enum {
 	READY_K_BACKEND = 0x2000,
@@ -34,7 +35,7 @@ static int ready_flag(void *ctx, int key, const char *arg, char *err,
 	case READY_K_BACKEND:
 		cfg->ops = poller_find(arg);
 		if (!cfg->ops) {
-			snprintf(err, errlen, "--backend: unknown '%s' (%s)",
+			snprintf(err, errlen, "--backend '%s': expected %s",
 				 arg, poller_names());
 			return -EINVAL;
 		}
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 		.usage = usage,
 		.handle = ready_flag,
 		.ctx = &cfg,
+		.stats_scope = STATS_READY,
 	};
 	int ret;
 
@@ -69,10 +71,9 @@ int main(int argc, char **argv)
 	if (ret != OPTS_RUN)
 		return 2;
 	if (cfg.edge && !(cfg.ops->flags & POLLER_EDGE)) {
-		fprintf(stderr,
-			"ready-echo: --edge needs --backend epoll, not %s\n",
-			cfg.ops->name);
-		return 2;
+		return opts_error("ready-echo",
+				  "--edge needs --backend epoll, not %s",
+				  cfg.ops->name);
 	}
 	return ready_run(&cfg, "ready-echo");
 }

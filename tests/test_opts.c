@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "opts.h"
+#include "stats.h"
 
 #define PROG "test-echo"
 #define VERSION "9.8.7-test"
@@ -104,12 +105,30 @@ static int parse_x(struct opts *o, const struct opts_extra *x, ...)
 #define parse(o, ...) parse_x(o, NULL, ##__VA_ARGS__, (const char *)NULL)
 #define parse_extra(o, x, ...) parse_x(o, x, ##__VA_ARGS__, (const char *)NULL)
 
-/* check_usage - rejected as bad usage: message and usage on stderr only. */
+/*
+ * check_usage - rejected as bad usage: on stderr only, one error line
+ * naming the program (no control byte in it), then the "Try" line.
+ */
 static void check_usage(int rc)
 {
+	const char *nl = strchr(err_text, '\n');
+
 	assert_int_equal(rc, OPTS_USAGE);
-	assert_true(strlen(err_text) > 0);
 	assert_int_equal(strlen(out_text), 0);
+	assert_memory_equal(err_text, PROG ": ", strlen(PROG ": "));
+	assert_non_null(nl);
+	for (const char *p = err_text; p < nl; p++)
+		assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+	assert_string_equal(nl + 1,
+			    "Try '" PROG " --help' for more information.\n");
+}
+
+/* check_error - rejected, and the error line holds want. */
+static void check_error(int rc, const char *want)
+{
+	check_usage(rc);
+	if (!strstr(err_text, want))
+		fail_msg("expected '%s' in '%s'", want, err_text);
 }
 
 static void check_defaults(const struct opts *o)
@@ -528,6 +547,87 @@ static void test_opts_size(void **state)
 	}
 }
 
+/* The error names the option and the value; a flag without a value
+ * says so; values with control bytes stay on one line. */
+static void test_messages(void **state)
+{
+	struct opts o;
+
+	check_error(parse(&o, "--port", "70000"),
+		    "--port '70000': expected 0..65535");
+	check_error(parse(&o, "--port=abc"), "--port 'abc': expected");
+	check_error(parse(&o, "--max-conns", "0"), "--max-conns '0'");
+	check_error(parse(&o, "--buf-size", "4Q"), "--buf-size '4Q'");
+	check_error(parse(&o, "--threads", "65"), "--threads '65'");
+	check_error(parse(&o, "--cpus", "a"), "--cpus 'a'");
+	check_error(parse(&o, "--host", "localhost"), "--host 'localhost'");
+	check_error(parse(&o, "--stats=1"), "--stats takes no value, got '1'");
+	check_error(parse(&o, "--stats="), "--stats takes no value, got ''");
+	check_error(parse(&o, "--port"), "--port needs a value");
+	check_error(parse(&o, "--nope"), "unknown option '--nope'");
+	check_error(parse(&o, "--h"), "ambiguous option '--h'");
+	check_error(parse(&o, "--ho=::1", "--h=1"), "ambiguous option '--h=1'");
+	check_error(parse(&o, "-x"), "unknown option '-x'");
+	check_error(parse(&o, "-\x04"), "unknown option '-\\x04'");
+	check_error(parse(&o, "--port=1\n2"), "--port '1\\x0a2'");
+	check_error(parse(&o, "stray"), "unexpected argument 'stray'");
+	check_error(parse(&o, "--threads", "2", "--max-conns", "1"),
+		    "--threads 2 needs --max-conns of at least 2");
+}
+
+/* -h is --help; --help and -h print the counters this program keeps. */
+static void test_short_help(void **state)
+{
+	struct opts_extra ready = { .stats_scope = STATS_READY };
+	struct opts_extra uring = { .stats_scope = STATS_URING };
+	char help[OUTLEN];
+	struct opts o;
+
+	assert_int_equal(parse(&o, "--help"), OPTS_EXIT);
+	snprintf(help, sizeof(help), "%s", out_text);
+	assert_int_equal(parse(&o, "-h"), OPTS_EXIT);
+	assert_string_equal(out_text, help);
+	assert_int_equal(strlen(err_text), 0);
+	assert_non_null(strstr(help, "Usage: " PROG " [options]\n"));
+	assert_non_null(strstr(help, "-h, --help"));
+	assert_int_equal(parse_extra(&o, &ready, "-h"), OPTS_EXIT);
+	assert_non_null(strstr(out_text, "\n  bytes_in "));
+	assert_non_null(strstr(out_text, "\n  uptime_ms "));
+	assert_non_null(strstr(out_text, "\n  ctls "));
+	assert_null(strstr(out_text, "\n  zc_sends "));
+	assert_int_equal(parse_extra(&o, &uring, "-h"), OPTS_EXIT);
+	assert_non_null(strstr(out_text, "\n  zc_sends "));
+	assert_null(strstr(out_text, "\n  ctls "));
+	assert_int_equal(parse_extra(&o, &uring), OPTS_RUN);
+	assert_int_equal(o.stats_scope, STATS_URING);
+}
+
+/* An optional-value flag followed by a separate word: the word is stray,
+ * and the error says the value needs '='. */
+static void test_optional_hint(void **state)
+{
+	static const struct option lo[] = {
+		{ "level", optional_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rec r;
+	struct opts_extra x = {
+		.longopts = lo,
+		.handle = rec_handle,
+		.ctx = &r,
+	};
+	struct opts o;
+
+	memset(&r, 0, sizeof(r));
+	check_error(parse_extra(&o, &x, "--level", "3"),
+		    "unexpected argument '3' (--level takes its value after "
+		    "'=': --level=3)");
+	assert_int_equal(parse_extra(&o, &x, "--level=3"), OPTS_RUN);
+	assert_string_equal(r.arg, "3");
+	check_error(parse_extra(&o, &x, "--level", "--port", "1", "x"),
+		    "unexpected argument 'x'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +646,9 @@ int main(void)
 		cmocka_unit_test(test_extra),
 		cmocka_unit_test(test_opts_uint),
 		cmocka_unit_test(test_opts_size),
+		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_short_help),
+		cmocka_unit_test(test_optional_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1278,6 +1278,7 @@ static int uring_member(void *arg, struct team_member *tm)
 	}
 	/* With threads, the main thread prints --stats lines for all. */
 	serve_init(&l->sv, prog, cfg->o.stats && cfg->o.threads == 1);
+	l->sv.tm = tm;
 	l->mode = &loop_modes[cfg->mode];
 	l->tm = tm;
 	l->lfd = tm->lfd;
@@ -1419,6 +1420,7 @@ serve:
 		rc = 0;
 stop:
 	loop_stop(l);
+	team_closing(tm);
 	loop_print_stats(l);
 err_cqes:
 	alloc_free(l->cqes);

@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "opts.h"
 #include "ring.h"
+#include "stats.h"
 
 #define URING_DEFAULT_ENTRIES 1024u
 #define URING_MAX_ENTRIES 32768u /* the kernel's IORING_MAX_ENTRIES */
@@ -82,11 +83,69 @@ static int uring_conflict(const struct uring_config *cfg, char *err,
 	return 0;
 }
 
+/* The flags that take a number: ring sizes, SQPOLL's CPU, zero-copy's
+ * threshold. 0, or -EINVAL with err naming the flag and the value. */
+static int uring_number(struct uring_config *cfg, int key, const char *arg,
+			char *err, size_t errlen)
+{
+	unsigned long v = 0;
+
+	switch (key) {
+	case URING_K_ENTRIES:
+		if (opts_uint(arg, 1, URING_MAX_ENTRIES, &v))
+			goto bad;
+		cfg->ring_entries = (unsigned)v;
+		cfg->ring_entries_set = true;
+		return 0;
+	case URING_K_BUFS:
+		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1)))
+			goto bad;
+		cfg->bufs = (unsigned)v;
+		return 0;
+	case URING_K_SQPOLL:
+		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v))
+			goto bad;
+		cfg->sqpoll = true;
+		cfg->sq_cpu = arg ? (int)v : -1;
+		return 0;
+	case URING_K_ZC:
+		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v))
+			goto bad;
+		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
+		return 0;
+	case URING_K_CQ:
+		if (opts_uint(arg, 1, URING_MAX_CQ, &v))
+			goto bad;
+		cfg->cq_entries = (unsigned)v;
+		return 0;
+	}
+bad:
+	if (key == URING_K_ENTRIES)
+		snprintf(err, errlen, "--ring-entries '%s': expected 1..%u",
+			 arg, URING_MAX_ENTRIES);
+	else if (key == URING_K_BUFS)
+		snprintf(err, errlen,
+			 "--bufs '%s': expected a power of two, 1..32768", arg);
+	else if (key == URING_K_SQPOLL)
+		snprintf(err, errlen,
+			 "--sqpoll=%s: expected --sqpoll=CPU, a CPU number "
+			 "0..%u",
+			 arg, URING_MAX_CPU);
+	else if (key == URING_K_ZC)
+		snprintf(err, errlen,
+			 "--send-zc=%s: expected --send-zc=MIN, 1..256M bytes "
+			 "(k/m suffixes)",
+			 arg);
+	else
+		snprintf(err, errlen, "--cq-entries '%s': expected 1..%u", arg,
+			 URING_MAX_CQ);
+	return -EINVAL;
+}
+
 static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		      size_t errlen)
 {
 	struct uring_config *cfg = ctx;
-	unsigned long v;
 	int ret;
 
 	switch (key) {
@@ -94,10 +153,10 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		ret = uring_mode_find(arg, &cfg->mode);
 		if (ret == -ENOSYS)
 			snprintf(err, errlen,
-				 "--mode: only '%s' is built so far",
+				 "--mode '%s': only %s is built so far", arg,
 				 uring_mode_names());
 		else if (ret)
-			snprintf(err, errlen, "--mode: unknown '%s' (%s)", arg,
+			snprintf(err, errlen, "--mode '%s': expected %s", arg,
 				 uring_mode_names());
 		cfg->mode_set = true;
 		return ret ? -EINVAL : uring_conflict(cfg, err, errlen);
@@ -107,43 +166,8 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_NO_DEFER:
 		cfg->defer = RING_DEFER_OFF;
 		return 0;
-	case URING_K_ENTRIES:
-		if (opts_uint(arg, 1, URING_MAX_ENTRIES, &v)) {
-			snprintf(err, errlen, "--ring-entries: expected 1..%u",
-				 URING_MAX_ENTRIES);
-			return -EINVAL;
-		}
-		cfg->ring_entries = (unsigned)v;
-		cfg->ring_entries_set = true;
-		return uring_conflict(cfg, err, errlen);
-	case URING_K_BUFS:
-		if (opts_uint(arg, 1, 32768, &v) || (v & (v - 1))) {
-			snprintf(err, errlen,
-				 "--bufs: expected a power of two, 1..32768");
-			return -EINVAL;
-		}
-		cfg->bufs = (unsigned)v;
-		return 0;
 	case URING_K_FIXED:
 		cfg->fixed = true;
-		return 0;
-	case URING_K_SQPOLL:
-		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v)) {
-			snprintf(err, errlen,
-				 "--sqpoll=CPU: expected a CPU number 0..%u",
-				 URING_MAX_CPU);
-			return -EINVAL;
-		}
-		cfg->sqpoll = true;
-		cfg->sq_cpu = arg ? (int)v : -1;
-		return uring_conflict(cfg, err, errlen);
-	case URING_K_ZC:
-		if (arg && opts_size(arg, 1, OPTS_MAX_BUF_SIZE, &v)) {
-			snprintf(err, errlen,
-				 "--send-zc=MIN: expected 1..256M bytes");
-			return -EINVAL;
-		}
-		cfg->zc_min = arg ? (uint32_t)v : URING_DEFAULT_ZC_MIN;
 		return 0;
 	case URING_K_ZC_LOOPBACK:
 		cfg->zc_loopback = true;
@@ -154,14 +178,13 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_BUNDLE:
 		cfg->bundle = true;
 		return uring_conflict(cfg, err, errlen);
+	case URING_K_ENTRIES:
+	case URING_K_BUFS:
+	case URING_K_SQPOLL:
+	case URING_K_ZC:
 	case URING_K_CQ:
-		if (opts_uint(arg, 1, URING_MAX_CQ, &v)) {
-			snprintf(err, errlen, "--cq-entries: expected 1..%u",
-				 URING_MAX_CQ);
-			return -EINVAL;
-		}
-		cfg->cq_entries = (unsigned)v;
-		return uring_conflict(cfg, err, errlen);
+		ret = uring_number(cfg, key, arg, err, errlen);
+		return ret ? ret : uring_conflict(cfg, err, errlen);
 	}
 	snprintf(err, errlen, "unknown option");
 	return -EINVAL;
@@ -182,6 +205,7 @@ int main(int argc, char **argv)
 		.usage = usage,
 		.handle = uring_flag,
 		.ctx = &cfg,
+		.stats_scope = STATS_URING,
 	};
 	int ret;
 
@@ -202,10 +226,13 @@ int main(int argc, char **argv)
 	    "                      file table (Linux 5.19)\n"
 	    "  --sqpoll[=CPU]      a kernel thread polls the SQ (SQPOLL), "
 	    "bound\n"
-	    "                      to CPU if given; excludes --defer-taskrun\n"
+	    "                      to CPU if given (the '=' is needed);\n"
+	    "                      excludes --defer-taskrun\n"
 	    "  --send-zc[=MIN]     zero-copy sends of MIN bytes or more\n"
-	    "                      (default %u; Linux 6.0); off on a loopback\n"
-	    "                      listener, where the kernel copies anyway\n"
+	    "                      (default %u; the '=' is needed; Linux "
+	    "6.0);\n"
+	    "                      off on a loopback listener, where the\n"
+	    "                      kernel copies anyway\n"
 	    "  --send-zc-loopback  zero-copy on a loopback listener too (to\n"
 	    "                      exercise the path; small windows crawl)\n"
 	    "  --no-recv-limit     stop a multishot recv at the connection's\n"

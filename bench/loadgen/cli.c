@@ -2,6 +2,7 @@
 /*
  * cli.c - getopt_long over echo-load's flags, then the cross-checks that
  * need every flag (mode against depth and rate, threads against conns).
+ * Errors are one line naming the flag and the value (opts_error).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -10,7 +11,6 @@
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +56,8 @@ static const struct option cli_longopts[] = {
 	{ "warmup", required_argument, NULL, CLI_K_WARMUP },
 	{ "threads", required_argument, NULL, CLI_K_THREADS },
 	{ "idle", required_argument, NULL, CLI_K_IDLE },
-	{ "cpu", required_argument, NULL, CLI_K_CPU },
+	{ "cpus", required_argument, NULL, CLI_K_CPU },
+	{ "cpu", required_argument, NULL, CLI_K_CPU }, /* the old name */
 	{ "csv", no_argument, NULL, CLI_K_CSV },
 	{ "json", no_argument, NULL, CLI_K_JSON },
 	{ "label", required_argument, NULL, CLI_K_LABEL },
@@ -76,6 +77,7 @@ static const char *const cli_modes[] = {
 
 static const char cli_usage_text[] =
     "Usage: echo-load --port N [options]\n"
+    "Options:\n"
     "  --host ADDR         numeric IPv4 or IPv6 address (default 127.0.0.1)\n"
     "  --port N            the echo server's TCP port (required)\n"
     "  --mode MODE         pingpong: one message in flight per connection\n"
@@ -89,37 +91,26 @@ static const char cli_usage_text[] =
     "  --depth D           pipeline: messages in flight (default 8);\n"
     "                      stream: optional bound (default none)\n"
     "  --rate N            rate mode: messages per second, all connections\n"
-    "  --duration SEC      measured time, decimals allowed (default 5)\n"
-    "  --warmup SEC        traffic before measuring (default 1)\n"
+    "  --duration TIME     measured time: seconds (2, 0.5) or with an s or\n"
+    "                      ms suffix (2s, 500ms); default 5s\n"
+    "  --warmup TIME       traffic before measuring, as --duration\n"
+    "                      (default 1s)\n"
     "  --threads T         threads, each its own engine (default 1)\n"
     "  --engine E          auto: uring where the kernel has what it needs,\n"
     "                      else epoll (default); epoll; uring\n"
     "  --idle N            extra silent connections held open (default 0)\n"
-    "  --cpu LIST          pin thread i to the i-th CPU of LIST (\"0,2-3\")\n"
+    "  --cpus LIST         pin thread i to the i-th CPU of LIST (\"0,2-3\");\n"
+    "                      --cpu is the same flag\n"
     "  --csv               stdout: a CSV header line and one row\n"
     "  --json              stdout: one JSON object on one line\n"
     "  --label TEXT        copied into the output (no , \" \\ or controls)\n"
     "  --seed N            seed of the byte streams (default 1)\n"
-    "  --help, --version\n"
+    "  -h, --help          show this help\n"
+    "  --version           show the version\n"
     "Every echoed byte is verified. Without --csv or --json the table goes\n"
     "to stdout, with them to stderr. SIGINT or SIGTERM ends the run early.\n"
     "Exit status: 0 ok, 1 runtime failure (cannot connect, wrong or missing\n"
     "echo, lost connection), 2 bad usage.\n";
-
-static int cli_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Print the reason and the usage on stderr; returns CLI_USAGE. */
-static int cli_bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", CLI_PROG);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s", cli_usage_text);
-	return CLI_USAGE;
-}
 
 const char *cli_mode_name(enum flow_mode mode)
 {
@@ -130,27 +121,35 @@ const char *cli_mode_name(enum flow_mode mode)
 
 int cli_seconds(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out)
 {
+	char num[32];
 	const char *p;
-	double v;
+	double v, unit = 1e9;
+	size_t len;
 	char *end;
 	int dots = 0;
 
-	/* Digits and at most one dot: no sign, exponent, hex or spaces. */
-	if (!s || !*s)
+	/* Digits, at most one dot, then "", "s" or "ms": no sign, exponent,
+	 * hex or spaces. */
+	if (!s)
 		return -EINVAL;
-	for (p = s; *p; p++) {
-		if (*p == '.')
-			dots++;
-		else if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-	}
-	if (dots > 1 || !strcmp(s, "."))
+	len = strspn(s, "0123456789.");
+	if (!strcmp(s + len, "ms"))
+		unit = 1e6;
+	else if (strcmp(s + len, "s") && s[len])
+		return -EINVAL;
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	for (p = num; *p; p++)
+		dots += *p == '.';
+	if (dots > 1 || !strcmp(num, "."))
 		return -EINVAL;
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v * 1e9 > (double)max_ns)
+	v = strtod(num, &end);
+	if (errno || *end || !isfinite(v) || v * unit > (double)max_ns)
 		return -EINVAL;
-	*out = (uint64_t)llround(v * 1e9);
+	*out = (uint64_t)llround(v * unit);
 	if (*out < min_ns || *out > max_ns)
 		return -EINVAL;
 	return 0;
@@ -201,142 +200,177 @@ static bool cli_label_ok(const char *s)
 	return true;
 }
 
-/* One flag; 0, or CLI_USAGE / CLI_EXIT. *depth_set notes an explicit
- * --depth, whose meaning depends on the mode. */
-static int cli_flag(struct cli *c, int key, const char *arg, bool *depth_set)
+#define CLI_BAD(flag, arg, expect) \
+	opts_error(CLI_PROG, "%s '%s': expected %s", flag, arg, expect)
+
+/* A flag with a whole number; 0 or CLI_USAGE. */
+static int cli_number(struct cli *c, int key, const char *arg, bool *depth_set)
 {
-	unsigned char addr[16];
 	unsigned long v;
-	unsigned i;
 
 	switch (key) {
-	case CLI_K_HOST:
-		if (inet_pton(AF_INET, arg, addr) != 1 &&
-		    inet_pton(AF_INET6, arg, addr) != 1)
-			return cli_bad("--host: '%s' is not a numeric IPv4 or "
-				       "IPv6 address",
-				       arg);
-		c->host = arg;
-		return 0;
 	case CLI_K_PORT:
 		if (opts_uint(arg, 1, 65535, &v))
-			return cli_bad("--port: '%s' is not 1..65535", arg);
+			return CLI_BAD("--port", arg, "1..65535");
 		c->port = (unsigned)v;
 		return 0;
-	case CLI_K_MODE:
-		for (i = 0; i < sizeof(cli_modes) / sizeof(cli_modes[0]); i++) {
-			if (!strcmp(arg, cli_modes[i])) {
-				c->mode = (enum flow_mode)i;
-				return 0;
-			}
-		}
-		return cli_bad("--mode: '%s' is not pingpong, pipeline, "
-			       "stream or rate",
-			       arg);
 	case CLI_K_CONNS:
 		if (opts_uint(arg, 1, CLI_MAX_CONNS, &v))
-			return cli_bad("--conns: '%s' is not 1..100000", arg);
+			return CLI_BAD("--conns", arg, "1..100000");
 		c->conns = (unsigned)v;
 		return 0;
 	case CLI_K_SIZE:
 		if (opts_size(arg, 1, CLI_MAX_SIZE, &v))
-			return cli_bad("--size: '%s' is not 1..64M bytes", arg);
+			return CLI_BAD("--size", arg, "1..64M bytes");
 		c->size = (uint32_t)v;
 		return 0;
 	case CLI_K_DEPTH:
 		if (opts_uint(arg, 1, CLI_MAX_DEPTH, &v))
-			return cli_bad("--depth: '%s' is not 1..4096", arg);
+			return CLI_BAD("--depth", arg, "1..4096");
 		c->depth = (uint32_t)v;
 		*depth_set = true;
 		return 0;
 	case CLI_K_RATE:
 		if (opts_uint(arg, 1, CLI_MAX_RATE, &v))
-			return cli_bad("--rate: '%s' is not 1..100000000", arg);
+			return CLI_BAD("--rate", arg, "1..100000000");
 		c->rate = v;
-		return 0;
-	case CLI_K_DURATION:
-		if (cli_seconds(arg, 100000000ull, CLI_DAY_NS, &c->duration_ns))
-			return cli_bad("--duration: '%s' is not 0.1..86400 "
-				       "seconds",
-				       arg);
-		return 0;
-	case CLI_K_WARMUP:
-		if (cli_seconds(arg, 0, CLI_DAY_NS, &c->warmup_ns))
-			return cli_bad("--warmup: '%s' is not 0..86400 seconds",
-				       arg);
 		return 0;
 	case CLI_K_THREADS:
 		if (opts_uint(arg, 1, CLI_MAX_THREADS, &v))
-			return cli_bad("--threads: '%s' is not 1..256", arg);
+			return CLI_BAD("--threads", arg, "1..256");
 		c->threads = (unsigned)v;
 		return 0;
 	case CLI_K_IDLE:
 		if (opts_uint(arg, 0, CLI_MAX_IDLE, &v))
-			return cli_bad("--idle: '%s' is not 0..1000000", arg);
+			return CLI_BAD("--idle", arg, "0..1000000");
 		c->idle = (unsigned)v;
+		return 0;
+	case CLI_K_SEED:
+		if (opts_uint(arg, 0, ULONG_MAX, &v))
+			return CLI_BAD("--seed", arg, "a whole number");
+		c->seed = v;
+		return 0;
+	}
+	return opts_error(CLI_PROG, "bad option");
+}
+
+static int cli_set_mode(struct cli *c, const char *arg)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(cli_modes) / sizeof(cli_modes[0]); i++) {
+		if (!strcmp(arg, cli_modes[i])) {
+			c->mode = (enum flow_mode)i;
+			return 0;
+		}
+	}
+	return CLI_BAD("--mode", arg, "pingpong, pipeline, stream or rate");
+}
+
+static int cli_set_engine(struct cli *c, const char *arg)
+{
+	if (!strcmp(arg, "auto")) {
+		c->engine = NULL;
+		return 0;
+	}
+	if (strcmp(arg, "epoll") && strcmp(arg, "uring"))
+		return CLI_BAD("--engine", arg, "auto, epoll or uring");
+	c->engine = arg;
+	return 0;
+}
+
+/* A flag with a word, a list or a time, or none; 0 or CLI_USAGE. */
+static int cli_word(struct cli *c, int key, const char *arg)
+{
+	unsigned char addr[16];
+
+	switch (key) {
+	case CLI_K_HOST:
+		if (inet_pton(AF_INET, arg, addr) != 1 &&
+		    inet_pton(AF_INET6, arg, addr) != 1)
+			return CLI_BAD("--host", arg,
+				       "a numeric IPv4 or IPv6 address");
+		c->host = arg;
+		return 0;
+	case CLI_K_MODE:
+		return cli_set_mode(c, arg);
+	case CLI_K_DURATION:
+		if (cli_seconds(arg, 100000000ull, CLI_DAY_NS, &c->duration_ns))
+			return CLI_BAD("--duration", arg,
+				       "0.1s..86400s (5, 2.5s, 500ms)");
+		return 0;
+	case CLI_K_WARMUP:
+		if (cli_seconds(arg, 0, CLI_DAY_NS, &c->warmup_ns))
+			return CLI_BAD("--warmup", arg,
+				       "0..86400s (1, 0.5s, 200ms)");
 		return 0;
 	case CLI_K_CPU:
 		if (cli_cpulist(arg, c->cpus, CLI_MAX_CPUS, &c->ncpus))
-			return cli_bad("--cpu: '%s' is not a CPU list like "
-				       "0,2-3",
-				       arg);
+			return CLI_BAD("--cpus", arg,
+				       "a CPU list such as 0,2-3");
 		return 0;
 	case CLI_K_CSV:
 	case CLI_K_JSON:
 		if (c->out != CLI_OUT_TEXT)
-			return cli_bad("%s: --csv and --json exclude each "
-				       "other",
-				       key == CLI_K_CSV ? "--csv" : "--json");
+			return opts_error(
+			    CLI_PROG, "--csv and --json exclude each other");
 		c->out = key == CLI_K_CSV ? CLI_OUT_CSV : CLI_OUT_JSON;
 		return 0;
 	case CLI_K_LABEL:
 		if (!cli_label_ok(arg))
-			return cli_bad("--label: '%s' has a comma, quote, "
-				       "backslash or control character, or is "
-				       "longer than 128",
-				       arg);
+			return CLI_BAD("--label", arg,
+				       "at most 128 characters, no comma, "
+				       "quote, backslash or control character");
 		c->label = arg;
 		return 0;
-	case CLI_K_SEED:
-		if (opts_uint(arg, 0, ULONG_MAX, &v))
-			return cli_bad("--seed: '%s' is not a whole number",
-				       arg);
-		c->seed = v;
-		return 0;
 	case CLI_K_ENGINE:
-		if (!strcmp(arg, "auto")) {
-			c->engine = NULL;
-			return 0;
-		}
-		if (strcmp(arg, "epoll") && strcmp(arg, "uring"))
-			return cli_bad("--engine: '%s' is not auto, epoll or "
-				       "uring",
-				       arg);
-		c->engine = arg;
-		return 0;
+		return cli_set_engine(c, arg);
+	}
+	return opts_error(CLI_PROG, "bad option");
+}
+
+/* One flag; 0, or CLI_USAGE / CLI_EXIT. *depth_set notes an explicit
+ * --depth, whose meaning depends on the mode. */
+static int cli_flag(struct cli *c, int key, const char *arg, bool *depth_set)
+{
+	switch (key) {
+	case 'h':
 	case CLI_K_HELP:
 		fputs(cli_usage_text, stdout);
 		return CLI_EXIT;
 	case CLI_K_VERSION:
 		printf("%s %s\n", CLI_PROG, ECHO_VERSION);
 		return CLI_EXIT;
+	case CLI_K_PORT:
+	case CLI_K_CONNS:
+	case CLI_K_SIZE:
+	case CLI_K_DEPTH:
+	case CLI_K_RATE:
+	case CLI_K_THREADS:
+	case CLI_K_IDLE:
+	case CLI_K_SEED:
+		return cli_number(c, key, arg, depth_set);
 	}
-	return cli_bad("unknown option");
+	return cli_word(c, key, arg);
 }
 
 /* The checks that need every flag. */
 static int cli_check(struct cli *c, bool depth_set)
 {
 	if (!c->port)
-		return cli_bad("%s is required", "--port");
+		return opts_error(CLI_PROG, "--port is required");
 	if (c->threads > c->conns)
-		return cli_bad("%s: more threads than --conns", "--threads");
+		return opts_error(CLI_PROG,
+				  "--threads %u: more threads than --conns %u",
+				  c->threads, c->conns);
 	switch (c->mode) {
 	case FLOW_PINGPONG:
 		if (depth_set && c->depth != 1)
-			return cli_bad("%s: pingpong has one message in "
-				       "flight; use --mode pipeline",
-				       "--depth");
+			return opts_error(CLI_PROG,
+					  "--depth %u: pingpong has one "
+					  "message in flight; use --mode "
+					  "pipeline",
+					  c->depth);
 		c->depth = 1;
 		break;
 	case FLOW_PIPELINE:
@@ -349,16 +383,20 @@ static int cli_check(struct cli *c, bool depth_set)
 		break;
 	case FLOW_RATE:
 		if (depth_set)
-			return cli_bad("%s: rate mode is open loop, it has "
-				       "no depth",
-				       "--depth");
+			return opts_error(CLI_PROG,
+					  "--depth %u: rate mode is open "
+					  "loop, it has no depth",
+					  c->depth);
 		if (!c->rate)
-			return cli_bad("%s is required in rate mode", "--rate");
+			return opts_error(CLI_PROG,
+					  "--rate is required in rate mode");
 		c->depth = 0;
 		break;
 	}
 	if (c->mode != FLOW_RATE && c->rate)
-		return cli_bad("%s applies to --mode rate only", "--rate");
+		return opts_error(CLI_PROG,
+				  "--rate %llu applies to --mode rate only",
+				  (unsigned long long)c->rate);
 	return CLI_RUN;
 }
 
@@ -382,16 +420,16 @@ int cli_parse(struct cli *c, int argc, char **argv)
 	/* Reset getopt so that parsing can run more than once (tests). */
 	optind = 0;
 	opterr = 0;
-	while ((key = getopt_long(argc, argv, ":", cli_longopts, NULL)) != -1) {
-		if (key == ':')
-			return cli_bad("%s: missing value", argv[optind - 1]);
-		if (key == '?')
-			return cli_bad("unknown option '%s'", argv[optind - 1]);
+	while ((key = getopt_long(argc, argv, ":h", cli_longopts, NULL)) !=
+	       -1) {
+		if (key == ':' || key == '?')
+			return opts_reject(CLI_PROG, key, argv, cli_longopts);
 		rc = cli_flag(c, key, optarg, &depth_set);
 		if (rc)
 			return rc;
 	}
 	if (optind < argc)
-		return cli_bad("unexpected argument '%s'", argv[optind]);
+		return opts_error(CLI_PROG, "unexpected argument '%s'",
+				  argv[optind]);
 	return cli_check(c, depth_set);
 }

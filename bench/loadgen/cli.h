@@ -54,14 +54,17 @@ enum {
 	CLI_USAGE = 2, /* bad usage, printed on stderr: exit 2 */
 };
 
-/* cli_parse - fill c from argv; returns CLI_RUN, CLI_EXIT or CLI_USAGE. */
+/* cli_parse - fill c from argv; returns CLI_RUN, CLI_EXIT (-h, --help or
+ * --version printed) or CLI_USAGE (one error line and the "Try" line on
+ * stderr). */
 int cli_parse(struct cli *c, int argc, char **argv);
 
 /* cli_mode_name - "pingpong", "pipeline", "stream" or "rate". */
 const char *cli_mode_name(enum flow_mode mode);
 
-/* cli_seconds - parse decimal seconds ("2", "0.25") into ns within
- * [min_ns, max_ns]; 0 or -EINVAL. */
+/* cli_seconds - parse a time into ns within [min_ns, max_ns]: decimal
+ * seconds ("2", "0.25"), or with an "s" or "ms" suffix ("2s", "250ms");
+ * 0 or -EINVAL. */
 int cli_seconds(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out);
 
 /* cli_cpulist - parse "0,2,4-7" into cpus (at most max, in order, each

@@ -7,8 +7,9 @@
  * sockets, a fixed 64 KiB buffer per connection, short writes kept and
  * finished before reading more (EPOLLOUT while output is pending), EOF and
  * errors close the connection. Not a model for anything else: no limits,
- * no stats, fd as identity. Usage: min-epoll [PORT] (0 or absent: any);
- * prints "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit 0.
+ * no stats, fd as identity. Usage: min-epoll [PORT | --port N] (0 or
+ * absent: any); prints "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit
+ * 0; -h/--help; bad usage is one line and exit 2, like the other programs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +33,66 @@ struct min_conn {
 };
 
 static volatile sig_atomic_t min_stop;
+
+static const char min_usage[] =
+    "Usage: min-epoll [PORT] [--port N]\n"
+    "A minimal single-file epoll echo server on 127.0.0.1: the reference\n"
+    "row of bench/compare.sh.\n"
+    "  PORT, --port N      TCP port, 0 or absent picks a free one\n"
+    "  -h, --help          show this help\n"
+    "The first stdout line is \"listening on 127.0.0.1:PORT\"; SIGINT or\n"
+    "SIGTERM stops it. Exit status: 0 stopped, 1 runtime failure, 2 bad\n"
+    "usage.\n";
+
+/* One line naming what is wrong (what, then arg quoted, then tail), then
+ * the hint; returns the exit status 2. */
+static int min_bad(const char *what, const char *arg, const char *tail)
+{
+	fprintf(stderr,
+		"min-epoll: %s '%s'%s\nTry 'min-epoll --help' for more "
+		"information.\n",
+		what, arg, tail);
+	return 2;
+}
+
+/* argv into *port: 0 to run, else the exit status (help: 0, bad: 2). */
+static int min_args(int argc, char **argv, uint16_t *port, int *run)
+{
+	const char *val = NULL, *arg;
+	char *end;
+	long v;
+	int i;
+
+	*run = 0;
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			fputs(min_usage, stdout);
+			return 0;
+		}
+		if (!strcmp(arg, "--port") && i + 1 == argc)
+			return min_bad("option", arg, " needs a value");
+		if (!strcmp(arg, "--port"))
+			arg = argv[++i];
+		else if (!strncmp(arg, "--port=", 7))
+			arg += 7;
+		else if (arg[0] == '-' && arg[1])
+			return min_bad("unknown option", arg, "");
+		if (val)
+			return min_bad("unexpected argument", arg, "");
+		val = arg;
+	}
+	*port = 0;
+	if (val) {
+		errno = 0;
+		v = strtol(val, &end, 10);
+		if (errno || *end || !*val || val[0] == '-' || v > 65535)
+			return min_bad("--port", val, ": expected 0..65535");
+		*port = (uint16_t)v;
+	}
+	*run = 1;
+	return 0;
+}
 
 static void min_on_signal(int sig)
 {
@@ -94,13 +155,17 @@ int main(int argc, char **argv)
 	struct epoll_event ev, evs[MIN_EVENTS];
 	struct sigaction act = { .sa_handler = min_on_signal };
 	socklen_t len = sizeof(sa);
-	int one = 1, lfd, ep, n, i, fd;
+	int one = 1, lfd, ep, n, i, fd, run;
 	struct min_conn *c;
+	uint16_t port;
 
+	n = min_args(argc, argv, &port, &run);
+	if (!run)
+		return n;
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons(argc > 1 ? (uint16_t)atoi(argv[1]) : 0);
+	sa.sin_port = htons(port);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -6,8 +6,9 @@ A Python `selectors` echo server (DefaultSelector: epoll on Linux), written
 the way the standard library documents it, but correct: non-blocking
 sockets, output kept per connection and finished on EVENT_WRITE before
 reading more (short sends), EOF and errors close. Usage:
-selectors_echo.py [PORT]; prints "listening on 127.0.0.1:PORT"; SIGINT or
-SIGTERM exits 0.
+selectors_echo.py [PORT | --port N]; prints "listening on 127.0.0.1:PORT";
+SIGINT or SIGTERM exits 0; -h/--help; bad usage is one line and exit 2,
+like the other programs.
 """
 import selectors
 import signal
@@ -15,14 +16,62 @@ import socket
 import sys
 
 BUF = 65536
+PROG = "selectors_echo.py"
+USAGE = """\
+Usage: selectors_echo.py [PORT] [--port N]
+A Python selectors echo server on 127.0.0.1: a reference row of
+bench/compare.sh.
+  PORT, --port N      TCP port, 0 or absent picks a free one
+  -h, --help          show this help
+The first stdout line is "listening on 127.0.0.1:PORT"; SIGINT or
+SIGTERM stops it. Exit status: 0 stopped, 1 runtime failure, 2 bad
+usage.
+"""
+
+
+def bad(what):
+    """One line naming what is wrong, then the hint; exit status 2."""
+    sys.stderr.write("%s: %s\nTry '%s --help' for more information.\n"
+                     % (PROG, what.encode("unicode_escape", "replace")
+                        .decode("ascii"), PROG))
+    sys.exit(2)
+
+
+def parse_port(argv):
+    """The port from argv (0: any); prints the help and exits on -h."""
+    val, i = None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            sys.exit(0)
+        if arg == "--port":
+            if i + 1 == len(argv):
+                bad("option '--port' needs a value")
+            i += 1
+            arg = argv[i]
+        elif arg.startswith("--port="):
+            arg = arg[len("--port="):]
+        elif arg.startswith("-") and arg != "-":
+            bad("unknown option '%s'" % arg)
+        if val is not None:
+            bad("unexpected argument '%s'" % arg)
+        val = arg
+        i += 1
+    if val is None:
+        return 0
+    if not val.isdigit() or not val.isascii() or int(val) > 65535:
+        bad("--port '%s': expected 0..65535" % val)
+    return int(val)
 
 
 def main():
+    port = parse_port(sys.argv[1:])
     sel = selectors.DefaultSelector()
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    lsock.bind(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    lsock.bind(("127.0.0.1", port))
     lsock.listen(4096)
     lsock.setblocking(False)
     sel.register(lsock, selectors.EVENT_READ, None)

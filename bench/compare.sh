@@ -115,6 +115,7 @@ load="$build/bench/echo-load"
 ready="$build/readiness/ready-echo"
 uring="$build/uring/uring-echo"
 minep="$build/bench/min-epoll"
+minur="$build/bench/min-uring"
 pyecho="$top/bench/peers/selectors_echo.py"
 
 # --- CPUs: server and generator on different cores -------------------------
@@ -148,6 +149,7 @@ servers=(
 if [ -x "$uring" ]; then
 	servers+=("uring-basic|uring|$uring --mode basic")
 	servers+=("uring-multishot|uring|$uring --mode multishot")
+	[ -x "$minur" ] && servers+=("min-uring|peer|$minur")
 	# The ladder: each flag the binary knows (the kernel may still refuse
 	# it at start-up; such a row is skipped and said so).
 	uhelp=$("$uring" --help 2>&1 || true)
@@ -160,7 +162,7 @@ fi
 if [ "$profile" != full ]; then
 	# Reduced matrix: the readiness and completion defaults plus the
 	# references, enough to show the comparison works end to end.
-	keep="poll epoll epoll-et min-epoll uring-basic uring-multishot"
+	keep="poll epoll epoll-et min-epoll uring-basic uring-multishot min-uring"
 	[ "$profile" = smoke ] && keep="$keep select py-selectors"
 	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
 fi

@@ -96,11 +96,25 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(sa);
 	int one = 1, lfd, ep, n, i, fd;
 	struct min_conn *c;
+	long port = 0;
+	char *end;
 
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: min-epoll [PORT]\n  listens on 127.0.0.1:PORT "
+		       "(0 or absent: any free port), echoes every byte\n");
+		return 0;
+	}
+	if (argc > 1)
+		port = strtol(argv[1], &end, 10);
+	if (argc > 2 || (argc > 1 && (*end || port < 0 || port > 65535))) {
+		fprintf(stderr, "usage: min-epoll [PORT]\n");
+		return 2;
+	}
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons(argc > 1 ? (uint16_t)atoi(argv[1]) : 0);
+	sa.sin_port = htons((uint16_t)port);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -38,7 +38,7 @@ def main():
     want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
             "py-selectors"}
     if os.path.exists(os.path.join(build, "uring", "uring-echo")):
-        want |= {"uring-basic", "uring-multishot"}
+        want |= {"uring-basic", "uring-multishot", "min-uring"}
     if not want <= set(servers):
         fail("servers missing from raw.csv: {}".format(
             sorted(want - set(servers))))

@@ -35,6 +35,11 @@ no_build=0
 threads_list=""
 threads_conns=256
 engine=auto
+# Memory step: the baseline run's seconds, the idle run's, and when in it
+# the RSS is read.
+mem_run=(1 2 1.5)
+rate_pcts=""
+rate_only=""
 
 usage() {
 	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
@@ -54,6 +59,8 @@ while [ $# -gt 0 ]; do
 	--no-build) no_build=1 ;;
 	--threads) threads_list=${2//,/ }; shift ;;
 	--engine) engine=$2; shift ;;
+	--rates) rate_pcts=${2//,/ }; shift ;;
+	--rate-servers) rate_only=$2; shift ;;
 	-h | --help) usage ;;
 	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -67,17 +74,24 @@ quick)
 	modes="pingpong"
 	idle_list="0 2000"
 	mem_n=2000
+	rate_conns=256
+	[ -n "$rate_pcts" ] || rate_pcts="25 50 75 90"
 	[ -n "$threads_list" ] || threads_list=none
 	repeats=1
 	duration=1
 	warmup=0.3
 	;;
 smoke)
-	conns_list="1 16"
+	# Seconds-long: one cell per kind (closed loop, pipelined, idle,
+	# fixed rate), short runs, a short memory step.
+	conns_list="16"
 	sizes="64"
 	modes="pingpong pipeline"
-	idle_list="0 200"
+	idle_list="200"
 	mem_n=200
+	mem_run=(0.3 1 0.7)
+	rate_conns=16
+	[ -n "$rate_pcts" ] || rate_pcts="50"
 	[ -n "$threads_list" ] || threads_list=none
 	repeats=1
 	duration=0.3
@@ -89,6 +103,8 @@ full)
 	modes="pingpong pipeline"
 	idle_list="0 1000 4000 8000"
 	mem_n=5000
+	rate_conns=256
+	[ -n "$rate_pcts" ] || rate_pcts="25 50 75 90"
 	;;
 esac
 
@@ -116,6 +132,7 @@ ready="$build/readiness/ready-echo"
 uring="$build/uring/uring-echo"
 minep="$build/bench/min-epoll"
 minur="$build/bench/min-uring"
+threcho="$build/bench/thread-echo"
 pyecho="$top/bench/peers/selectors_echo.py"
 
 # --- CPUs: server and generator on different cores -------------------------
@@ -146,6 +163,7 @@ servers=(
 	"min-epoll|peer|$minep"
 	"py-selectors|peer|python3 $pyecho"
 )
+[ -x "$threcho" ] && servers+=("thread-echo|peer|$threcho")
 if [ -x "$uring" ]; then
 	servers+=("uring-basic|uring|$uring --mode basic")
 	servers+=("uring-multishot|uring|$uring --mode multishot")
@@ -160,10 +178,11 @@ if [ -x "$uring" ]; then
 	done
 fi
 if [ "$profile" != full ]; then
-	# Reduced matrix: the readiness and completion defaults plus the
-	# references, enough to show the comparison works end to end.
-	keep="poll epoll epoll-et min-epoll uring-basic uring-multishot min-uring"
-	[ "$profile" = smoke ] && keep="$keep select py-selectors"
+	# Reduced matrix: every backend's default and every reference peer
+	# (the seed's select and Python rows included), enough to show the
+	# comparison works end to end; the ladder's flags are left out.
+	keep="select poll epoll epoll-et min-epoll py-selectors thread-echo"
+	keep="$keep uring-basic uring-multishot min-uring"
 	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
 fi
 if [ -n "$only" ]; then
@@ -172,6 +191,16 @@ if [ -n "$only" ]; then
 		case ",$only," in *",${s%%|*},"*) sel+=("$s") ;; esac
 	done
 	servers=("${sel[@]}")
+fi
+
+# The fixed-rate cells' servers: every server of the run except the
+# Python reference, which is an order of magnitude slower and would set
+# everyone's offered load to a trickle (--rate-servers to choose).
+if [ -z "$rate_only" ]; then
+	for s in "${servers[@]}"; do
+		[ "${s%%|*}" = py-selectors ] || rate_only="$rate_only,${s%%|*}"
+	done
+	rate_only=${rate_only#,}
 fi
 
 # --- environment -------------------------------------------------------------
@@ -287,7 +316,16 @@ syscalls_now() { # kind
 
 clk=$(getconf CLK_TCK)
 raw="$out/raw.csv"
-echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine" >"$raw"
+echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine,offered_rate,load_pct" >"$raw"
+# Fixed-rate cells set these for run_one: the offered messages/s and its
+# share of the capacity it was derived from (raw.csv's last two columns).
+offered_rate=""
+load_pct=""
+
+# skip_row ... NOTE: a row that measured nothing, and why.
+skip_row() {
+	echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,$1,,$offered_rate,$load_pct" >>"$raw"
+}
 
 # One measured run: $1 server entry, $2 cell name, $3.. echo-load args.
 run_one() {
@@ -299,7 +337,7 @@ run_one() {
 	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
 	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
 		if [ "$conns" -gt 1000 ]; then
-			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: FD_SETSIZE," >>"$raw"
+			skip_row "skipped: FD_SETSIZE"
 			return
 		fi
 		idle=$((1000 - conns))
@@ -307,7 +345,7 @@ run_one() {
 	fi
 	# shellcheck disable=SC2086
 	srv_start "$kind" "$name" $cmd || {
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')," >>"$raw"
+		skip_row "skipped: $(head -n1 "$srv_err" | tr ',' ';')"
 		return
 	}
 	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
@@ -338,7 +376,7 @@ run_one() {
 	local row
 	row=$(tail -n1 "$gen_out")
 	if [ "$rc" -ne 0 ] || ! grep -q "^$name," <<<"$row"; then
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,generator failed (exit $rc)," >>"$raw"
+		skip_row "generator failed (exit $rc)"
 		return
 	fi
 	# Columns of echo-load's CSV, by name.
@@ -346,7 +384,8 @@ run_one() {
 		-v mode="$mode" -v conns="$conns" -v size="$size" \
 		-v idle="$idle" -v rep="$repeat" -v t0="$t0" -v t1="$t1" \
 		-v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v x0="$x0" \
-		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" '
+		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" \
+		-v orate="$offered_rate" -v lpct="$load_pct" '
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{
 			mps = $col["msgs_per_s"]
@@ -361,7 +400,7 @@ run_one() {
 			      $col["p90_us"], $col["p99_us"], $col["p999_us"],
 			      $col["max_us"], $col["errors"], $col["gen_cpu_pct"],
 			      $col["gen_saturated"], cpm, pct, spm, xpm, rss, note,
-			      $col["engine"]
+			      $col["engine"], orate, lpct
 		}' "$gen_out" >>"$raw"
 }
 
@@ -470,6 +509,69 @@ if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 	echo >&2
 fi
 
+# --- equal load: open loop at fixed rates -----------------------------------------
+# Closed-loop cells measure each server at its own throughput, so their
+# latencies are throughput-bound. Here every server of the rate set gets
+# the same offered load: echo-load --mode rate at rate_pcts % of the
+# slowest one's capacity (its median messages/s in pingpong-c$rate_conns-s64
+# above), latency timed from each message's intended send time. One .hgrm
+# per server, cell and repeat goes to hgrm/.
+if [ "$rate_pcts" != none ]; then
+	cap_cell="pingpong-c$rate_conns-s64"
+	rentries=()
+	for entry in "${servers[@]}"; do
+		case ",$rate_only," in *",${entry%%|*},"*) rentries+=("$entry") ;; esac
+	done
+	cap=""
+	if [ "${#rentries[@]}" -gt 0 ]; then
+		cap=$(python3 - "$raw" "$cap_cell" "$rate_only" <<'EOF'
+import csv, statistics, sys
+raw, cell, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+got = {}
+for r in csv.DictReader(open(raw)):
+    if r["cell"] == cell and r["server"] in names and r["msgs_per_s"] \
+            and r["errors"] == "0":
+        got.setdefault(r["server"], []).append(float(r["msgs_per_s"]))
+if got:
+    med = {s: statistics.median(v) for s, v in got.items()}
+    slow = min(med, key=med.get)
+    print("%d %s" % (med[slow], slow))
+EOF
+)
+	fi
+	if [ -z "$cap" ]; then
+		echo "compare.sh: no capacity measured in $cap_cell for the rate set ($rate_only): no fixed-rate cells" >&2
+		echo "rate cells: none (no capacity measured in $cap_cell)" >>"$out/env.txt"
+	else
+		cap_rate=${cap%% *}
+		echo "rate cells: ${rate_pcts// /, } % of $cap_rate msgs/s (${cap#* }'s median in $cap_cell, the slowest of: $rate_only), $rate_conns connections, 64 B" >>"$out/env.txt"
+		mkdir -p "$out/hgrm"
+		nr=${#rentries[@]}
+		npct=$(wc -w <<<"$rate_pcts")
+		total=$((total + nr * npct * repeats))
+		for pct in $rate_pcts; do
+			offered_rate=$((cap_rate * pct / 100))
+			[ "$offered_rate" -gt 0 ] || offered_rate=1
+			load_pct=$pct
+			rcell="rate-c$rate_conns-s64-p$pct"
+			for r in $(seq "$repeats"); do
+				for k in $(seq 0 $((nr - 1))); do
+					entry=${rentries[$(( (k + r - 1) % nr ))]}
+					progress "${entry%%|*}" "$rcell"
+					run_one "$entry" "$rcell" "$r" rate "$rate_conns" 64 0 \
+						--mode rate --rate "$offered_rate" \
+						--conns "$rate_conns" --size 64 \
+						--hdr "$out/hgrm/${entry%%|*}.$rcell.$r.hgrm"
+					done_runs=$((done_runs + 1))
+				done
+			done
+		done
+		offered_rate=""
+		load_pct=""
+		echo >&2
+	fi
+fi
+
 # --- memory per idle connection ---------------------------------------------------
 mem="$out/memory.csv"
 echo "server,idle_conns,rss_before_kib,rss_after_kib,bytes_per_conn" >"$mem"
@@ -485,14 +587,16 @@ for entry in "${servers[@]}"; do
 	srv_start "$kind" "$name" $cmd || continue
 	# Baseline after the same single active connection has run alone, so
 	# that what it touches (a shared buffer pool, caches) is in both.
-	"$load" --port "$srv_port" --conns 1 --duration 1 --warmup 0.2 \
+	"$load" --port "$srv_port" --conns 1 --duration "${mem_run[0]}" \
+		--warmup 0.1 \
 		"${gen_opts[@]}" --csv >/dev/null 2>&1 || true
 	sleep 0.2
 	before=$(rss_kib "$srv_pid")
-	"$load" --port "$srv_port" --idle "$n" --conns 1 --duration 2 \
-		--warmup 0.5 "${gen_opts[@]}" --csv >/dev/null 2>&1 &
+	"$load" --port "$srv_port" --idle "$n" --conns 1 \
+		--duration "${mem_run[1]}" --warmup 0.1 "${gen_opts[@]}" \
+		--csv >/dev/null 2>&1 &
 	gen_pid=$!
-	sleep 1.5
+	sleep "${mem_run[2]}"
 	after=$(rss_kib "$srv_pid")
 	wait "$gen_pid" || true
 	gen_pid=""

@@ -9,7 +9,8 @@ server's CPU and, for our servers, syscalls per message present, the
 generator's engine named) or says why it was skipped (only select past
 FD_SETSIZE may be); one engine for every row, the one env.txt names;
 memory.csv has every server; summary.csv and report.md exist and name
-every server.
+every server; each fixed-rate row names its offered rate and has its
+.hgrm file.
 Usage: test_compare.py COMPARE_SH BUILD_DIR
 """
 import csv
@@ -24,6 +25,30 @@ def fail(msg):
     sys.exit(1)
 
 
+def check_rate_row(out, x, where):
+    """A fixed-rate row: the rate it was offered, and its .hgrm file."""
+    if not x["offered_rate"] or int(x["offered_rate"]) <= 0 or \
+            x["load_pct"] not in x["cell"].split("-p")[-1:]:
+        fail("{}: offered_rate '{}' load_pct '{}'".format(
+            where, x["offered_rate"], x["load_pct"]))
+    if "py-selectors" == x["server"]:
+        fail("{}: the Python peer is not in the default rate set".format(
+            where))
+    hgrm = os.path.join(out, "hgrm", "{}.{}.{}.hgrm".format(
+        x["server"], x["cell"], x["repeat"]))
+    if not os.path.exists(hgrm):
+        fail("{}: no {}".format(where, hgrm))
+    text = open(hgrm).read().split("\n")
+    if text[0].split() != ["Value", "Percentile", "TotalCount",
+                           "1/(1-Percentile)"] or \
+            not any(l.startswith("#[Mean    =") for l in text):
+        fail("{}: {} is not in .hgrm form".format(where, hgrm))
+    last = [l for l in text if l.strip() and not l.startswith("#")][-1]
+    if last.split()[1] != "1.000000000000":
+        fail("{}: {} does not end at percentile 1: {}".format(
+            where, hgrm, last))
+
+
 def main():
     compare, build = sys.argv[1], sys.argv[2]
     out = tempfile.mkdtemp(prefix="compare-smoke-")
@@ -36,19 +61,25 @@ def main():
     servers = sorted({x["server"] for x in rows})
     cells = sorted({x["cell"] for x in rows})
     want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
-            "py-selectors"}
+            "py-selectors", "thread-echo"}
     if os.path.exists(os.path.join(build, "uring", "uring-echo")):
         want |= {"uring-basic", "uring-multishot", "min-uring"}
     if not want <= set(servers):
         fail("servers missing from raw.csv: {}".format(
             sorted(want - set(servers))))
-    if len(cells) < 6:
-        fail("expected at least 6 cells, got {}".format(cells))
+    if len(cells) < 4:
+        fail("expected at least 4 cells, got {}".format(cells))
+    rate_cells = [c for c in cells if c.startswith("rate-")]
+    if not rate_cells:
+        fail("no fixed-rate (equal load) cell: {}".format(cells))
     seen = {(x["server"], x["cell"]) for x in rows}
     for s in servers:
         for c in cells:
+            if s == "py-selectors" and c in rate_cells:
+                continue
             if (s, c) not in seen:
                 fail("no row for {} in {}".format(s, c))
+    cpu_seen = set()
     for x in rows:
         where = "{} {}".format(x["server"], x["cell"])
         if x["msgs_per_s"] == "":
@@ -59,8 +90,13 @@ def main():
             fail("{}: zero messages/s".format(where))
         if x["errors"] != "0":
             fail("{}: {} errors".format(where, x["errors"]))
-        if x["srv_cpu_us_per_msg"] == "" or float(x["srv_cpu_pct"]) <= 0:
+        # CPU comes in clock ticks (10 ms): a 0.2 s window of a server
+        # slowed by a busy host can read 0, so every row must have the
+        # column, and every server a CPU reading above 0 somewhere.
+        if x["srv_cpu_us_per_msg"] == "" or x["srv_cpu_pct"] == "":
             fail("{}: no server CPU measured".format(where))
+        if float(x["srv_cpu_pct"]) > 0:
+            cpu_seen.add(x["server"])
         if x["kind"] != "peer" and (x["syscalls_per_msg"] == "" or
                                     float(x["syscalls_per_msg"]) <= 0):
             fail("{}: no syscalls per message".format(where))
@@ -69,6 +105,13 @@ def main():
                 where, x["p50_us"], x["p99_us"]))
         if x["gen_engine"] not in ("epoll", "uring"):
             fail("{}: generator engine '{}'".format(where, x["gen_engine"]))
+        if x["mode"] == "rate":
+            check_rate_row(out, x, where)
+        elif x["offered_rate"] or x["load_pct"]:
+            fail("{}: closed-loop row with an offered rate".format(where))
+    if set(servers) - cpu_seen:
+        fail("no server CPU above 0 in any row of {}".format(
+            sorted(set(servers) - cpu_seen)))
     engines = {x["gen_engine"] for x in rows if x["msgs_per_s"] != ""}
     if len(engines) != 1:
         fail("generator engines differ between rows: {}".format(engines))

@@ -29,9 +29,10 @@ def fail(msg):
 
 
 class Server:
-    def __init__(self, cmd):
+    def __init__(self, cmd, limit=None):
         self.p = subprocess.Popen(cmd + ["0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=limit)
         line = self.p.stdout.readline()
         if not line.startswith("listening on 127.0.0.1:"):
             self.p.kill()
@@ -209,6 +210,47 @@ def sc_signals(srv):
     return "SIGINT and SIGTERM: exit 0 within 1 s"
 
 
+def sc_no_threads(srv):
+    # Started with RLIMIT_AS capped (see Server): after a few hundred
+    # threads pthread_create fails. Those connections must be closed (EOF
+    # or reset), the ones that got a thread still echo, and once they are
+    # gone new connections are served again.
+    n = 1500
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
+    socks, served, refused = [], 0, 0
+    for i in range(n):
+        s = dial(srv.port)
+        socks.append(s)
+    for i, s in enumerate(socks):
+        try:
+            s.sendall(b"%08d" % i)
+            got = s.recv(8)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        if got == b"":
+            refused += 1
+        elif got == b"%08d" % i:
+            served += 1
+        else:
+            fail("connection {}: got {!r}".format(i, got))
+    if not refused:
+        fail("the thread limit was not reached ({} served)".format(served))
+    if not served:
+        fail("no connection was served")
+    if not srv.alive():
+        fail("server exited when it could not create a thread")
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    s = dial(srv.port)
+    echo_check(srv, s, b"served again" * 100, (1200,))
+    s.close()
+    return "{} served, {} closed for want of a thread, then served again" \
+        .format(served, refused)
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -231,7 +273,12 @@ def main():
     fn = globals().get("sc_" + sc)
     if not fn:
         fail("unknown scenario " + sc)
-    srv = Server(cmd)
+    limit = None
+    if sc == "no_threads":
+        # 48 MiB of address space: a few hundred 64 KiB stacks.
+        def limit():
+            resource.setrlimit(resource.RLIMIT_AS, (48 << 20, 48 << 20))
+    srv = Server(cmd, limit)
     srv.cmd = cmd
     try:
         what = fn(srv)

@@ -9,29 +9,21 @@
 # is repeated with the server order rotated; bench/report.py turns the raw
 # rows into medians, ratios against epoll, report.md and plots.
 #
-#   bench/compare.sh [--quick|--smoke] [--repeats N] [--duration S]
-#                    [--warmup S] [--servers a,b,...] [--out DIR]
-#                    [--build DIR] [--no-build] [--threads LIST|none]
-#                    [--engine auto|epoll|uring]
+#   bench/compare.sh [OPTIONS]     (bench/compare.sh --help for the list)
 #
-# --threads: the threads sweep, epoll and uring-multishot with --threads T
-# for each T of LIST (default "1 2" on 2-3 CPUs, up to half the CPUs on
-# more; "none" skips it).
-#
-# --engine is echo-load's I/O engine (default auto: io_uring where the
-# kernel has what it needs, else epoll); env.txt and raw.csv record it.
 # Only loopback is used; every process started here is ended here, by PID.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 profile=full
-repeats=3
-duration=2
-warmup=0.5
+repeats=""
+duration=""
+warmup=""
 only=""
 out=""
 build="$top/build-release"
 no_build=0
+dry_run=0
 threads_list=""
 threads_conns=256
 engine=auto
@@ -40,33 +32,148 @@ engine=auto
 mem_run=(1 2 1.5)
 rate_pcts=""
 rate_only=""
+# Every server name compare.sh knows (the ladder's rows appear only when
+# uring-echo has the flag).
+known_servers="select poll epoll epoll-et min-epoll py-selectors thread-echo
+uring-basic uring-multishot min-uring uring-ms-fixed-files uring-ms-sqpoll
+uring-ms-send-zc uring-ms-bundle"
 
 usage() {
-	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
+	cat <<'EOF'
+Usage: bench/compare.sh [OPTIONS]
+Every server on the same load, side by side: builds a release build
+(build-release/) if needed, runs servers x connections x sizes x modes with
+one generator (echo-load) pinned apart from the server, an idle sweep,
+fixed-rate (equal load) cells and memory per idle connection, then
+bench/report.py writes summary.csv, report.md and plots into --out.
+
+  --quick              a reduced matrix, under 3 minutes
+  --smoke              seconds-long: one cell of each kind (the test suite)
+  --repeats N          repeats of each cell, server order rotated
+                       (default 3; 1 with --quick and --smoke)
+  --duration T         measured time per run: seconds, or with an s or ms
+                       suffix (2.5, 2.5s, 500ms; default 2)
+  --warmup T           traffic before measuring, same form (default 0.5)
+  --servers A,B,...    only these servers (names below)
+  --out DIR            results folder (default results/DATE-TIME)
+  --build DIR          the build folder (default build-release)
+  --no-build           use --build as it is, do not configure or build
+  --threads LIST|none  the threads sweep: epoll and uring-multishot with
+                       --threads T for each T (default "1 2" on 2-3 CPUs,
+                       up to half the CPUs on more; none with --quick and
+                       --smoke)
+  --engine E           echo-load's engine: auto (default), epoll, uring
+  --rates LIST|none    the fixed-rate cells, as % of the slowest rate-set
+                       server's pingpong capacity (default 25,50,75,90;
+                       50 with --smoke)
+  --rate-servers A,B   the rate set (default: every server but
+                       py-selectors)
+  --dry-run            print the settings these options give, then exit
+  -h, --help           this text
+
+Servers: select poll epoll epoll-et min-epoll py-selectors thread-echo
+uring-basic uring-multishot min-uring, and the ladder's uring-ms-FLAG rows.
+Exit status: 0 done, 1 a build or run failure, 2 bad usage.
+EOF
+}
+
+# bad OPTION VALUE WHY: one line naming both, a hint, exit 2.
+bad() {
+	echo "compare.sh: $1: '$2' $3" >&2
+	echo "Try 'compare.sh --help'" >&2
 	exit 2
 }
 
+# secs OPTION VALUE MIN: VALUE (N, N.N, with s or ms) in seconds, >= MIN.
+secs() {
+	local v=$2 mul=1
+	case $v in
+	*ms) v=${v%ms}; mul=0.001 ;;
+	*s) v=${v%s} ;;
+	esac
+	[[ $v =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ ]] ||
+		bad "$1" "$2" "is not a time (seconds, or with an s or ms suffix)"
+	v=$(awk -v v="$v" -v m="$mul" 'BEGIN { printf "%.6g", v * m }')
+	awk -v v="$v" -v min="$3" 'BEGIN { exit !(v >= min) }' ||
+		bad "$1" "$2" "is below $3 s"
+	echo "$v"
+}
+
+# names OPTION LIST: every comma-separated name must be a known server.
+names() {
+	local n
+	[ -n "$2" ] || bad "$1" "$2" "is empty (a comma-separated server list)"
+	for n in ${2//,/ }; do
+		case " $(echo $known_servers) " in
+		*" $n "*) ;;
+		*) bad "$1" "$2" "names an unknown server '$n' (see --help)" ;;
+		esac
+	done
+}
+
+# ints OPTION LIST MIN MAX: a comma- or space-separated list of integers.
+ints() {
+	local n
+	[ -n "$2" ] || bad "$1" "$2" "is empty"
+	for n in ${2//,/ }; do
+		[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge "$3" ] && [ "$n" -le "$4" ] ||
+			bad "$1" "$2" "is not a list of whole numbers from $3 to $4"
+	done
+}
+
 while [ $# -gt 0 ]; do
-	case $1 in
+	opt=$1
+	case $opt in
+	--repeats | --duration | --warmup | --servers | --out | --build | \
+		--threads | --engine | --rates | --rate-servers)
+		[ $# -ge 2 ] || {
+			echo "compare.sh: $opt needs a value" >&2
+			echo "Try 'compare.sh --help'" >&2
+			exit 2
+		}
+		val=$2
+		shift
+		;;
+	esac
+	case $opt in
 	--quick) profile=quick ;;
 	--smoke) profile=smoke ;;
-	--repeats) repeats=$2; shift ;;
-	--duration) duration=$2; shift ;;
-	--warmup) warmup=$2; shift ;;
-	--servers) only=$2; shift ;;
-	--out) out=$2; shift ;;
-	--build) build=$2; shift ;;
+	--repeats)
+		[[ $val =~ ^[0-9]+$ ]] && [ "$val" -ge 1 ] && [ "$val" -le 1000 ] ||
+			bad "$opt" "$val" "is not a whole number from 1 to 1000"
+		repeats=$val
+		;;
+	--duration) duration=$(secs "$opt" "$val" 0.2) ;;
+	--warmup) warmup=$(secs "$opt" "$val" 0) ;;
+	--servers) names "$opt" "$val"; only=$val ;;
+	--out) [ -n "$val" ] || bad "$opt" "$val" "is empty"; out=$val ;;
+	--build) [ -n "$val" ] || bad "$opt" "$val" "is empty"; build=$val ;;
 	--no-build) no_build=1 ;;
-	--threads) threads_list=${2//,/ }; shift ;;
-	--engine) engine=$2; shift ;;
-	--rates) rate_pcts=${2//,/ }; shift ;;
-	--rate-servers) rate_only=$2; shift ;;
-	-h | --help) usage ;;
-	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
+	--dry-run) dry_run=1 ;;
+	--threads)
+		[ "$val" = none ] || ints "$opt" "$val" 1 256
+		threads_list=${val//,/ }
+		;;
+	--engine)
+		case $val in
+		auto | epoll | uring) engine=$val ;;
+		*) bad "$opt" "$val" "is not auto, epoll or uring" ;;
+		esac
+		;;
+	--rates)
+		[ "$val" = none ] || ints "$opt" "$val" 1 100
+		rate_pcts=${val//,/ }
+		;;
+	--rate-servers) names "$opt" "$val"; rate_only=$val ;;
+	-h | --help) usage; exit 0 ;;
+	*)
+		echo "compare.sh: unknown argument '$opt'" >&2
+		echo "Try 'compare.sh --help'" >&2
+		exit 2
+		;;
 	esac
 	shift
 done
-
 case $profile in
 quick)
 	conns_list="1 256"
@@ -77,9 +184,7 @@ quick)
 	rate_conns=256
 	[ -n "$rate_pcts" ] || rate_pcts="25 50 75 90"
 	[ -n "$threads_list" ] || threads_list=none
-	repeats=1
-	duration=1
-	warmup=0.3
+	: "${repeats:=1}" "${duration:=1}" "${warmup:=0.3}"
 	;;
 smoke)
 	# Seconds-long: one cell per kind (closed loop, pipelined, idle,
@@ -93,9 +198,7 @@ smoke)
 	rate_conns=16
 	[ -n "$rate_pcts" ] || rate_pcts="50"
 	[ -n "$threads_list" ] || threads_list=none
-	repeats=1
-	duration=0.3
-	warmup=0.1
+	: "${repeats:=1}" "${duration:=0.3}" "${warmup:=0.1}"
 	;;
 full)
 	conns_list="1 16 256 1024 4096"
@@ -105,9 +208,17 @@ full)
 	mem_n=5000
 	rate_conns=256
 	[ -n "$rate_pcts" ] || rate_pcts="25 50 75 90"
+	: "${repeats:=3}" "${duration:=2}" "${warmup:=0.5}"
 	;;
 esac
 
+if [ "$dry_run" -eq 1 ]; then
+	echo "profile=$profile repeats=$repeats duration=$duration" \
+		"warmup=$warmup servers=${only:-default} threads=${threads_list:-default}" \
+		"engine=$engine rates=${rate_pcts// /,}" \
+		"rate_servers=${rate_only:-default} build=$build no_build=$no_build"
+	exit 0
+fi
 [ -n "$out" ] || out="$top/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/logs"
 

@@ -12,6 +12,8 @@ memory.csv has every server; summary.csv and report.md exist and name
 every server; each fixed-rate row names its offered rate and has its
 .hgrm file.
 Usage: test_compare.py COMPARE_SH BUILD_DIR
+       test_compare.py --cli COMPARE_SH ENGINES_SH  (the command lines:
+       --help, every bad option a one-line error and exit 2, suffixes)
 """
 import csv
 import os
@@ -49,7 +51,82 @@ def check_rate_row(out, x, where):
             where, hgrm, last))
 
 
+def cli(compare, engines):
+    """compare.sh's and engines.sh's command lines, nothing run."""
+    tmp = tempfile.mkdtemp(prefix="compare-cli-")
+    for script, name in ((compare, "compare.sh"), (engines, "engines.sh")):
+        r = subprocess.run(["bash", script, "--help"], capture_output=True,
+                           text=True, timeout=10)
+        if r.returncode != 0 or "--duration" not in r.stdout or r.stderr:
+            fail("{} --help: exit {}, stdout {!r}, stderr {!r}".format(
+                name, r.returncode, r.stdout[:200], r.stderr))
+    cases = [
+        (compare, ["--repeats"], "--repeats", None),
+        (compare, ["--repeats", "x"], "--repeats", "x"),
+        (compare, ["--repeats", "0"], "--repeats", "0"),
+        (compare, ["--duration", "2x"], "--duration", "2x"),
+        (compare, ["--duration", "1", "--warmup"], "--warmup", None),
+        (compare, ["--warmup", "-1"], "--warmup", "-1"),
+        (compare, ["--servers", "epoll,nosuch"], "--servers", "epoll,nosuch"),
+        (compare, ["--servers", ""], "--servers", ""),
+        (compare, ["--threads", "1,a"], "--threads", "1,a"),
+        (compare, ["--engine", "kqueue"], "--engine", "kqueue"),
+        (compare, ["--rates", "150"], "--rates", "150"),
+        (compare, ["--rate-servers", "x"], "--rate-servers", "x"),
+        (compare, ["--out"], "--out", None),
+        (compare, ["--build"], "--build", None),
+        (compare, ["--bogus"], "--bogus", None),
+        (engines, ["--duration"], "--duration", None),
+        (engines, ["--duration", "0.5"], "--duration", "0.5"),
+        (engines, ["--size", "big"], "--size", "big"),
+        (engines, ["--mode", "rate"], "--mode", "rate"),
+        (engines, ["--conns", "1,x"], "--conns", "1,x"),
+        (engines, ["--repeats", "-3"], "--repeats", "-3"),
+        (engines, ["--nope"], "--nope", None),
+    ]
+    for script, args, opt, val in cases:
+        name = os.path.basename(script)
+        out = os.path.join(tmp, "out")
+        # --out and --build first: a bad option later must stop the run
+        # before either is created (nothing built, nothing written).
+        pre = ["--out", out]
+        pre += ["--build", os.path.join(tmp, "build")]
+        r = subprocess.run(["bash", script] + pre + args,
+                           capture_output=True, text=True, timeout=10)
+        lines = r.stderr.strip().split("\n")
+        what = "{} {}".format(name, " ".join(repr(a) for a in args))
+        if r.returncode != 2:
+            fail("{}: exit {} (want 2); stderr {!r}".format(
+                what, r.returncode, r.stderr))
+        if len(lines) != 2 or lines[1] != "Try '{} --help'".format(name):
+            fail("{}: want one line and the hint, got {!r}".format(
+                what, r.stderr))
+        if opt not in lines[0] or (val is not None and
+                                   "'{}'".format(val) not in lines[0]):
+            fail("{}: the line does not name {} and {!r}: {!r}".format(
+                what, opt, val, lines[0]))
+        if "unbound" in r.stderr or "line " in r.stderr:
+            fail("{}: a bash error: {!r}".format(what, r.stderr))
+        if os.path.exists(out) or os.path.exists(os.path.join(tmp, "build")):
+            fail("{}: something was created before the usage error".format(
+                what))
+    # Suffixes become plain seconds; explicit options win over a profile.
+    r = subprocess.run(["bash", compare, "--smoke", "--duration", "1500ms",
+                        "--warmup", "0.2s", "--repeats", "2", "--rates",
+                        "30,60", "--dry-run"], capture_output=True,
+                       text=True, timeout=10)
+    for want in ("duration=1.5 ", "warmup=0.2 ", "repeats=2 ",
+                 "rates=30,60 ", "profile=smoke "):
+        if r.returncode != 0 or want not in r.stdout:
+            fail("--dry-run: want {!r} in {!r} (exit {}, {!r})".format(
+                want, r.stdout, r.returncode, r.stderr))
+    print("ok: --help, {} bad command lines, suffixes".format(len(cases)))
+
+
 def main():
+    if sys.argv[1] == "--cli":
+        cli(sys.argv[2], sys.argv[3])
+        return
     compare, build = sys.argv[1], sys.argv[2]
     out = tempfile.mkdtemp(prefix="compare-smoke-")
     r = subprocess.run(["bash", compare, "--smoke", "--no-build", "--build",

@@ -14,9 +14,12 @@ every server; each fixed-rate row names its offered rate and has its
 Usage: test_compare.py COMPARE_SH BUILD_DIR
        test_compare.py --cli COMPARE_SH ENGINES_SH  (the command lines:
        --help, every bad option a one-line error and exit 2, suffixes)
+       test_compare.py --report REPORT_PY  (report.py on made-up rows: the
+       summary matrix, ties, labels, plots)
 """
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,7 +126,108 @@ def cli(compare, engines):
     print("ok: --help, {} bad command lines, suffixes".format(len(cases)))
 
 
+RAW_COLS = ("server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,"
+            "mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,"
+            "gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,"
+            "syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine,"
+            "offered_rate,load_pct").split(",")
+
+
+def check_report(report_py):
+    """report.py on made-up rows whose verdicts are known."""
+    out = tempfile.mkdtemp(prefix="compare-report-")
+    os.makedirs(os.path.join(out, "logs"))
+    open(os.path.join(out, "env.txt"), "w").write("made up\n")
+    rawf = open(os.path.join(out, "raw.csv"), "w")
+    w = csv.DictWriter(rawf, RAW_COLS)
+    w.writeheader()
+
+    def row(server, cell, mode, conns, size, rep, mps, cpu, idle=0,
+            note="", rate=""):
+        d = dict.fromkeys(RAW_COLS, "")
+        d.update(server=server, kind="ready", cell=cell, mode=mode,
+                 conns=conns, size=size, idle=idle, repeat=rep, note=note,
+                 gen_engine="uring", offered_rate=rate,
+                 load_pct=cell.split("-p")[-1] if rate else "")
+        if mps is not None:
+            d.update(msgs_per_s=mps, p50_us=10, p99_us=cpu * 10,
+                     p999_us=cpu * 20, errors=0, gen_saturated=0,
+                     srv_cpu_us_per_msg=cpu, srv_cpu_pct=50,
+                     syscalls_per_msg=1)
+        w.writerow(d)
+    # CPU per message, three repeats each:
+    #   pingpong 64 B: multishot 20 % cheaper, ranges apart: a win;
+    #   pipeline 64 B: 5 % apart: a tie;
+    #   pingpong 16 KiB: 30 % apart but the ranges overlap: a tie.
+    cpu = {("pingpong", 64): ((8, 8.1, 8.2), (10, 10.1, 10.2)),
+           ("pipeline", 64): ((9.5, 9.6, 9.7), (10, 10.1, 10.2)),
+           ("pingpong", 16384): ((7, 7.1, 12), (10, 10.1, 10.2))}
+    for (mode, size), (ms, ep) in cpu.items():
+        cell = "{}-c16-s{}".format(mode, size)
+        for rep in range(3):
+            row("uring-multishot", cell, mode, 16, size, rep + 1,
+                1e6 / ms[rep], ms[rep])
+            row("epoll", cell, mode, 16, size, rep + 1, 1e6 / ep[rep],
+                ep[rep])
+    row("select", "pingpong-c4096-s64", "pingpong", 4096, 64, 1, None, None,
+        note="skipped: FD_SETSIZE")
+    for rep in range(3):
+        row("select", "idle-i2000", "idle", 16, 64, rep + 1, 1000, 5,
+            idle=984, note="idle capped at 984 (FD_SETSIZE)")
+        row("epoll", "idle-i2000", "idle", 16, 64, rep + 1, 1000, 5,
+            idle=2000)
+        for pct in (50, 90):
+            for srv in ("epoll", "uring-multishot"):
+                row(srv, "rate-c256-s64-p{}".format(pct), "rate", 256, 64,
+                    rep + 1, 100 * pct, 4 + rep / 10.0, rate=100 * pct)
+    rawf.close()
+    r = subprocess.run([sys.executable, report_py, out], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        fail("report.py exited {}: {}".format(r.returncode, r.stderr))
+    md = open(os.path.join(out, "report.md")).read()
+    head = md[:md.index("## Environment")]
+    if "## Summary" not in head or "| pingpong, 64 B |" not in head:
+        fail("report.md does not start with the summary matrix")
+    for want in ("| pingpong, 64 B | 0.80x **multishot** |",
+                 "| pipeline, 64 B | 0.95x tie |",
+                 "| pingpong, 16384 B | 0.70x tie |"):
+        if want not in head:
+            fail("summary matrix lacks {!r}:\n{}".format(want, head))
+    if "Equal load" not in head:
+        fail("no equal-load row in the summary")
+    if "p99 us throughput-bound" not in md or "p99 us at equal rate" \
+            not in md:
+        fail("latency columns are not labelled throughput-bound / at "
+             "equal rate")
+    if "a tie between uring-multishot, epoll" not in md and \
+            "a tie between epoll, uring-multishot" not in md:
+        fail("the 5 % cell is not called a tie")
+    if "(8.1" not in md and "8.10 (8.00-8.20)" not in md:
+        fail("no min-max spread in the cell tables")
+    summ = list(csv.DictReader(open(os.path.join(out, "summary.csv"))))
+    if not summ or "srv_cpu_us_per_msg_min" not in summ[0]:
+        fail("summary.csv has no min/max columns")
+    if shutil.which("gnuplot"):
+        pdir = os.path.join(out, "plots")
+        for name in ("throughput-pingpong-16384", "cpu-pipeline-64",
+                     "p99-pingpong-64", "idle-scaling", "latency-vs-load"):
+            if not os.path.exists(os.path.join(pdir, name + ".png")):
+                fail("no plot " + name)
+        idle = open(os.path.join(pdir, "idle-scaling.dat")).read()
+        if "984" not in idle:
+            fail("select's capped idle point is not at 984")
+        if "better" not in open(os.path.join(
+                pdir, "throughput-pingpong-64.dat")).read() and \
+                "better" not in md:
+            fail("no better-direction label")
+    print("ok: report.py verdicts, matrix, labels, plots in " + out)
+
+
 def main():
+    if sys.argv[1] == "--report":
+        check_report(sys.argv[2])
+        return
     if sys.argv[1] == "--cli":
         cli(sys.argv[2], sys.argv[3])
         return

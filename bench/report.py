@@ -202,6 +202,12 @@ def cell_table(c, summ, notes, servers):
                          fmt(x["p99_us"]), fmt(x["p999_us"]),
                          ", ".join(flags)))
     lines.append("")
+    if rate and first["offered"]:
+        lines.append("Offered to every server: {:,.0f} messages/s, {:.0f} % "
+                     "of the capacity env.txt names; open loop, latency "
+                     "from each intended send time.".format(
+                         first["offered"], first["load_pct"] or 0))
+        lines.append("")
     if best:
         lines.append("Lowest server CPU per message: **{}** (at least {:.0f} "
                      "% below every other, ranges apart).".format(

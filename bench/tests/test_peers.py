@@ -12,6 +12,7 @@ Usage: test_peers.py SCENARIO SERVER [ARGS...]
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import struct
@@ -30,9 +31,16 @@ def fail(msg):
 
 class Server:
     def __init__(self, cmd, limit=None):
+        # Under AddressSanitizer (CI), no leak report at exit: the peers
+        # keep no list of open connections to free when a signal stops
+        # them (min-epoll's per-connection buffers are referenced only by
+        # the kernel's epoll set). Memory errors are still caught.
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(
+            o for o in (env.get("ASAN_OPTIONS"), "detect_leaks=0") if o)
         self.p = subprocess.Popen(cmd + ["0"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
-                                  preexec_fn=limit)
+                                  preexec_fn=limit, env=env)
         line = self.p.stdout.readline()
         if not line.startswith("listening on 127.0.0.1:"):
             self.p.kill()
@@ -110,7 +118,7 @@ def sc_slow_reader(srv):
     # the recv re-armed when sends give buffers back). Every byte must
     # still come back in order.
     rnd = random.Random(11)
-    n, size = 4, 16 << 20
+    n, size = 4, 8 << 20
     socks = []
     for _ in range(n):
         s = socket.socket()
@@ -274,6 +282,13 @@ def main():
     if not fn:
         fail("unknown scenario " + sc)
     limit = None
+    if sc == "no_threads" and b"__asan_init" in open(
+            shutil.which(cmd[0]) or cmd[0], "rb").read():
+        # AddressSanitizer reserves terabytes of address space: a capped
+        # RLIMIT_AS stops it before main.
+        print("skipped: an AddressSanitizer build cannot run under a "
+              "small RLIMIT_AS")
+        sys.exit(77)
     if sc == "no_threads":
         # 48 MiB of address space: a few hundred 64 KiB stacks.
         def limit():

@@ -449,11 +449,13 @@ skip_row() {
 
 # One measured run: $1 server entry, $2 cell name, $3.. echo-load args.
 run_one() {
+	local all=("$@")
 	local entry=$1 cell=$2 repeat=$3 mode=$4 conns=$5 size=$6 idle=$7
 	shift 7
 	local name=${entry%%|*} rest=${entry#*|}
 	local kind=${rest%%|*} cmd=${rest#*|}
 	local note=${extra_note:-}
+	[ -z "${run_retry:-}" ] || note="${note:+$note; }$run_retry"
 	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
 	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
 		if [ "$conns" -gt 1000 ]; then
@@ -496,6 +498,15 @@ run_one() {
 	local row
 	row=$(tail -n1 "$gen_out")
 	if [ "$rc" -ne 0 ] || ! grep -q "^$name," <<<"$row"; then
+		# A short run on a busy machine can end with nothing echoed: run
+		# it once more (a fresh server), and say so in the row.
+		if [ -z "${run_retry:-}" ]; then
+			echo "compare.sh: $name $cell: generator failed (exit $rc), once more" >&2
+			run_retry="retried once after: generator failed (exit $rc)"
+			run_one "${all[@]}"
+			run_retry=""
+			return
+		fi
 		skip_row "generator failed (exit $rc)"
 		return
 	fi

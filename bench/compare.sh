@@ -181,11 +181,11 @@ quick)
 	modes="pingpong"
 	idle_list="0 2000"
 	mem_n=2000
-	mem_run=(0.5 1.2 0.9)
+	mem_run=(0.3 1.0 0.7)
 	rate_conns=256
 	[ -n "$rate_pcts" ] || rate_pcts="50 90"
 	[ -n "$threads_list" ] || threads_list=none
-	: "${repeats:=1}" "${duration:=0.8}" "${warmup:=0.2}"
+	: "${repeats:=1}" "${duration:=0.6}" "${warmup:=0.2}"
 	;;
 smoke)
 	# Seconds-long: one cell per kind (closed loop, pipelined, idle,
@@ -368,9 +368,9 @@ srv_start() {
 	"${pin_srv[@]}" "$@" "${port[@]}" >"$sout" 2>"$srv_err" &
 	srv_pid=$!
 	local line=""
-	for i in $(seq 100); do
+	for ((i = 0; i < 100; i++)); do
 		# Builtins only: forks are slow on a busy small VM.
-		if IFS= read -r line <"$sout" 2>/dev/null &&
+		if IFS= read -r line 2>/dev/null <"$sout" &&
 			[[ $line == "listening on "* ]]; then
 			srv_port=${line##*:}
 			return 0
@@ -386,7 +386,7 @@ srv_stop() {
 	[ -n "$srv_pid" ] || return 0
 	kill -TERM "$srv_pid" 2>/dev/null || true
 	local i
-	for i in $(seq 40); do
+	for ((i = 0; i < 40; i++)); do
 		kill -0 "$srv_pid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -396,8 +396,16 @@ srv_stop() {
 }
 trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; true' EXIT
 
+# The helpers below run several times per run: bash builtins, no forks.
 cpu_ticks() { # user+sys ticks of the whole process, threads included
-	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+	local line f
+	if ! IFS= read -r line 2>/dev/null <"/proc/$1/stat"; then
+		echo 0
+		return
+	fi
+	# Fields after "(comm) ": state is the 1st, utime the 12th, stime 13th.
+	read -ra f <<<"${line##*) }"
+	echo $((f[11] + f[12]))
 }
 
 ctx_switches() { # voluntary + involuntary, every thread
@@ -408,16 +416,21 @@ ctx_switches() { # voluntary + involuntary, every thread
 }
 
 rss_kib() {
-	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+	local k v rest
+	while read -r k v rest; do
+		[ "$k" = VmRSS: ] && { echo "$v"; return; }
+	done 2>/dev/null <"/proc/$1/status" || true
+	echo 0
 }
 
 # Ask the server for its counters; print the syscall total it reports.
 syscalls_now() { # kind
 	local before after line
 	[ "$1" = peer ] && { echo ""; return; }
+	local i
 	before=$(grep -c '^stats:' "$srv_err" || true)
 	kill -USR1 "$srv_pid"
-	for _ in $(seq 100); do
+	for ((i = 0; i < 100; i++)); do
 		after=$(grep -c '^stats:' "$srv_err" || true)
 		[ "$after" -gt "$before" ] && break
 		sleep 0.01

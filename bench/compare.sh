@@ -4,10 +4,11 @@
 #
 # Builds a release build (build-release/) if needed, then runs a matrix of
 # servers x connections x message sizes x modes with one generator
-# (echo-load), plus an idle-connection sweep and memory per idle
-# connection. Server and generator are pinned to different CPUs; each cell
-# is repeated with the server order rotated; bench/report.py turns the raw
-# rows into medians, ratios against epoll, report.md and plots.
+# (echo-load), plus an idle-connection sweep, fixed-rate (equal load)
+# cells and memory per idle connection. Server and generator are pinned to
+# different CPUs; each cell is repeated with the server order rotated;
+# bench/report.py turns the raw rows into medians, ratios against epoll,
+# report.md and plots.
 #
 #   bench/compare.sh [OPTIONS]     (bench/compare.sh --help for the list)
 #

@@ -4,62 +4,177 @@
 #
 # Builds a release build (build-release/) if needed, then runs a matrix of
 # servers x connections x message sizes x modes with one generator
-# (echo-load), plus an idle-connection sweep and memory per idle
-# connection. Server and generator are pinned to different CPUs; each cell
-# is repeated with the server order rotated; bench/report.py turns the raw
-# rows into medians, ratios against epoll, report.md and plots.
+# (echo-load), plus an idle-connection sweep, fixed-rate (equal load)
+# cells and memory per idle connection. Server and generator are pinned to
+# different CPUs; each cell is repeated with the server order rotated;
+# bench/report.py turns the raw rows into medians, ratios against epoll,
+# report.md and plots.
 #
-#   bench/compare.sh [--quick|--smoke] [--repeats N] [--duration S]
-#                    [--warmup S] [--servers a,b,...] [--out DIR]
-#                    [--build DIR] [--no-build] [--threads LIST|none]
-#                    [--engine auto|epoll|uring]
+#   bench/compare.sh [OPTIONS]     (bench/compare.sh --help for the list)
 #
-# --threads: the threads sweep, epoll and uring-multishot with --threads T
-# for each T of LIST (default "1 2" on 2-3 CPUs, up to half the CPUs on
-# more; "none" skips it).
-#
-# --engine is echo-load's I/O engine (default auto: io_uring where the
-# kernel has what it needs, else epoll); env.txt and raw.csv record it.
 # Only loopback is used; every process started here is ended here, by PID.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 profile=full
-repeats=3
-duration=2
-warmup=0.5
+repeats=""
+duration=""
+warmup=""
 only=""
 out=""
 build="$top/build-release"
 no_build=0
+dry_run=0
 threads_list=""
 threads_conns=256
 engine=auto
+# Memory step: the baseline run's seconds, the idle run's, and when in it
+# the RSS is read.
+mem_run=(1 2 1.5)
+rate_pcts=""
+rate_only=""
+# Every server name compare.sh knows (the ladder's rows appear only when
+# uring-echo has the flag).
+known_servers="select poll epoll epoll-et min-epoll py-selectors thread-echo
+uring-basic uring-multishot min-uring uring-ms-fixed-files uring-ms-sqpoll
+uring-ms-send-zc uring-ms-bundle"
 
 usage() {
-	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
+	cat <<'EOF'
+Usage: bench/compare.sh [OPTIONS]
+Every server on the same load, side by side: builds a release build
+(build-release/) if needed, runs servers x connections x sizes x modes with
+one generator (echo-load) pinned apart from the server, an idle sweep,
+fixed-rate (equal load) cells and memory per idle connection, then
+bench/report.py writes summary.csv, report.md and plots into --out.
+
+  --quick              a reduced matrix, under 3 minutes
+  --smoke              seconds-long: one cell of each kind (the test suite)
+  --repeats N          repeats of each cell, server order rotated
+                       (default 3; 1 with --quick and --smoke)
+  --duration T         measured time per run: seconds, or with an s or ms
+                       suffix (2.5, 2.5s, 500ms; default 2)
+  --warmup T           traffic before measuring, same form (default 0.5)
+  --servers A,B,...    only these servers (names below)
+  --out DIR            results folder (default results/DATE-TIME)
+  --build DIR          the build folder (default build-release)
+  --no-build           use --build as it is, do not configure or build
+  --threads LIST|none  the threads sweep: epoll and uring-multishot with
+                       --threads T for each T (default "1 2" on 2-3 CPUs,
+                       up to half the CPUs on more; none with --quick and
+                       --smoke)
+  --engine E           echo-load's engine: auto (default), epoll, uring
+  --rates LIST|none    the fixed-rate cells, as % of the slowest rate-set
+                       server's pingpong capacity (default 25,50,75,90;
+                       50 with --smoke)
+  --rate-servers A,B   the rate set (default: every server but
+                       py-selectors)
+  --dry-run            print the settings these options give, then exit
+  -h, --help           this text
+
+Servers: select poll epoll epoll-et min-epoll py-selectors thread-echo
+uring-basic uring-multishot min-uring, and the ladder's uring-ms-FLAG rows.
+Exit status: 0 done, 1 a build or run failure, 2 bad usage.
+EOF
+}
+
+# bad OPTION VALUE WHY: one line naming both, a hint, exit 2.
+bad() {
+	echo "compare.sh: $1: '$2' $3" >&2
+	echo "Try 'compare.sh --help'" >&2
 	exit 2
 }
 
+# secs OPTION VALUE MIN: VALUE (N, N.N, with s or ms) in seconds, >= MIN.
+secs() {
+	local v=$2 mul=1
+	case $v in
+	*ms) v=${v%ms}; mul=0.001 ;;
+	*s) v=${v%s} ;;
+	esac
+	[[ $v =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ ]] ||
+		bad "$1" "$2" "is not a time (seconds, or with an s or ms suffix)"
+	v=$(awk -v v="$v" -v m="$mul" 'BEGIN { printf "%.6g", v * m }')
+	awk -v v="$v" -v min="$3" 'BEGIN { exit !(v >= min) }' ||
+		bad "$1" "$2" "is below $3 s"
+	echo "$v"
+}
+
+# names OPTION LIST: every comma-separated name must be a known server.
+names() {
+	local n
+	[ -n "$2" ] || bad "$1" "$2" "is empty (a comma-separated server list)"
+	for n in ${2//,/ }; do
+		case " $(echo $known_servers) " in
+		*" $n "*) ;;
+		*) bad "$1" "$2" "names an unknown server '$n' (see --help)" ;;
+		esac
+	done
+}
+
+# ints OPTION LIST MIN MAX: a comma- or space-separated list of integers.
+ints() {
+	local n
+	[ -n "$2" ] || bad "$1" "$2" "is empty"
+	for n in ${2//,/ }; do
+		[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge "$3" ] && [ "$n" -le "$4" ] ||
+			bad "$1" "$2" "is not a list of whole numbers from $3 to $4"
+	done
+}
+
 while [ $# -gt 0 ]; do
-	case $1 in
+	opt=$1
+	case $opt in
+	--repeats | --duration | --warmup | --servers | --out | --build | \
+		--threads | --engine | --rates | --rate-servers)
+		[ $# -ge 2 ] || {
+			echo "compare.sh: $opt needs a value" >&2
+			echo "Try 'compare.sh --help'" >&2
+			exit 2
+		}
+		val=$2
+		shift
+		;;
+	esac
+	case $opt in
 	--quick) profile=quick ;;
 	--smoke) profile=smoke ;;
-	--repeats) repeats=$2; shift ;;
-	--duration) duration=$2; shift ;;
-	--warmup) warmup=$2; shift ;;
-	--servers) only=$2; shift ;;
-	--out) out=$2; shift ;;
-	--build) build=$2; shift ;;
+	--repeats)
+		[[ $val =~ ^[0-9]+$ ]] && [ "$val" -ge 1 ] && [ "$val" -le 1000 ] ||
+			bad "$opt" "$val" "is not a whole number from 1 to 1000"
+		repeats=$val
+		;;
+	--duration) duration=$(secs "$opt" "$val" 0.2) ;;
+	--warmup) warmup=$(secs "$opt" "$val" 0) ;;
+	--servers) names "$opt" "$val"; only=$val ;;
+	--out) [ -n "$val" ] || bad "$opt" "$val" "is empty"; out=$val ;;
+	--build) [ -n "$val" ] || bad "$opt" "$val" "is empty"; build=$val ;;
 	--no-build) no_build=1 ;;
-	--threads) threads_list=${2//,/ }; shift ;;
-	--engine) engine=$2; shift ;;
-	-h | --help) usage ;;
-	*) echo "compare.sh: unknown argument '$1'" >&2; usage ;;
+	--dry-run) dry_run=1 ;;
+	--threads)
+		[ "$val" = none ] || ints "$opt" "$val" 1 256
+		threads_list=${val//,/ }
+		;;
+	--engine)
+		case $val in
+		auto | epoll | uring) engine=$val ;;
+		*) bad "$opt" "$val" "is not auto, epoll or uring" ;;
+		esac
+		;;
+	--rates)
+		[ "$val" = none ] || ints "$opt" "$val" 1 100
+		rate_pcts=${val//,/ }
+		;;
+	--rate-servers) names "$opt" "$val"; rate_only=$val ;;
+	-h | --help) usage; exit 0 ;;
+	*)
+		echo "compare.sh: unknown argument '$opt'" >&2
+		echo "Try 'compare.sh --help'" >&2
+		exit 2
+		;;
 	esac
 	shift
 done
-
 case $profile in
 quick)
 	conns_list="1 256"
@@ -67,21 +182,25 @@ quick)
 	modes="pingpong"
 	idle_list="0 2000"
 	mem_n=2000
+	mem_run=(0.3 1.0 0.7)
+	rate_conns=256
+	[ -n "$rate_pcts" ] || rate_pcts="50 90"
 	[ -n "$threads_list" ] || threads_list=none
-	repeats=1
-	duration=1
-	warmup=0.3
+	: "${repeats:=1}" "${duration:=0.6}" "${warmup:=0.2}"
 	;;
 smoke)
-	conns_list="1 16"
+	# Seconds-long: one cell per kind (closed loop, pipelined, idle,
+	# fixed rate), short runs, a short memory step.
+	conns_list="16"
 	sizes="64"
 	modes="pingpong pipeline"
-	idle_list="0 200"
+	idle_list="200"
 	mem_n=200
+	mem_run=(0.2 0.6 0.4)
+	rate_conns=16
+	[ -n "$rate_pcts" ] || rate_pcts="50"
 	[ -n "$threads_list" ] || threads_list=none
-	repeats=1
-	duration=0.3
-	warmup=0.1
+	: "${repeats:=1}" "${duration:=0.3}" "${warmup:=0.1}"
 	;;
 full)
 	conns_list="1 16 256 1024 4096"
@@ -89,9 +208,19 @@ full)
 	modes="pingpong pipeline"
 	idle_list="0 1000 4000 8000"
 	mem_n=5000
+	rate_conns=256
+	[ -n "$rate_pcts" ] || rate_pcts="25 50 75 90"
+	: "${repeats:=3}" "${duration:=2}" "${warmup:=0.5}"
 	;;
 esac
 
+if [ "$dry_run" -eq 1 ]; then
+	echo "profile=$profile repeats=$repeats duration=$duration" \
+		"warmup=$warmup servers=${only:-default} threads=${threads_list:-default}" \
+		"engine=$engine rates=${rate_pcts// /,}" \
+		"rate_servers=${rate_only:-default} build=$build no_build=$no_build"
+	exit 0
+fi
 [ -n "$out" ] || out="$top/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/logs"
 
@@ -115,7 +244,12 @@ load="$build/bench/echo-load"
 ready="$build/readiness/ready-echo"
 uring="$build/uring/uring-echo"
 minep="$build/bench/min-epoll"
+minur="$build/bench/min-uring"
+threcho="$build/bench/thread-echo"
 pyecho="$top/bench/peers/selectors_echo.py"
+# The interpreter itself, not a version manager's shim (pyenv's costs
+# about a second per start).
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
 
 # --- CPUs: server and generator on different cores -------------------------
 ncpu=$(nproc)
@@ -143,25 +277,32 @@ servers=(
 	"epoll|ready|$ready --backend epoll"
 	"epoll-et|ready|$ready --backend epoll --edge"
 	"min-epoll|peer|$minep"
-	"py-selectors|peer|python3 $pyecho"
+	"py-selectors|peer|$py $pyecho"
 )
+[ -x "$threcho" ] && servers+=("thread-echo|peer|$threcho")
 if [ -x "$uring" ]; then
 	servers+=("uring-basic|uring|$uring --mode basic")
 	servers+=("uring-multishot|uring|$uring --mode multishot")
+	[ -x "$minur" ] && servers+=("min-uring|peer|$minur")
 	# The ladder: each flag the binary knows (the kernel may still refuse
 	# it at start-up; such a row is skipped and said so).
 	uhelp=$("$uring" --help 2>&1 || true)
+	# --send-zc is off on a loopback listener (the kernel copies every
+	# zero-copy send to a local socket); the row forces it to measure it.
 	for f in fixed-files sqpoll send-zc bundle; do
 		if grep -q -- "--$f" <<<"$uhelp"; then
-			servers+=("uring-ms-$f|uring|$uring --mode multishot --$f")
+			extra=""
+			[ "$f" = send-zc ] && extra=" --send-zc-loopback"
+			servers+=("uring-ms-$f|uring|$uring --mode multishot --$f$extra")
 		fi
 	done
 fi
 if [ "$profile" != full ]; then
-	# Reduced matrix: the readiness and completion defaults plus the
-	# references, enough to show the comparison works end to end.
-	keep="poll epoll epoll-et min-epoll uring-basic uring-multishot"
-	[ "$profile" = smoke ] && keep="$keep select py-selectors"
+	# Reduced matrix: every backend's default and every reference peer
+	# (the seed's select and Python rows included), enough to show the
+	# comparison works end to end; the ladder's flags are left out.
+	keep="select poll epoll epoll-et min-epoll py-selectors thread-echo"
+	keep="$keep uring-basic uring-multishot min-uring"
 	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
 fi
 if [ -n "$only" ]; then
@@ -170,6 +311,16 @@ if [ -n "$only" ]; then
 		case ",$only," in *",${s%%|*},"*) sel+=("$s") ;; esac
 	done
 	servers=("${sel[@]}")
+fi
+
+# The fixed-rate cells' servers: every server of the run except the
+# Python reference, which is an order of magnitude slower and would set
+# everyone's offered load to a trickle (--rate-servers to choose).
+if [ -z "$rate_only" ]; then
+	for s in "${servers[@]}"; do
+		[ "${s%%|*}" = py-selectors ] || rate_only="$rate_only,${s%%|*}"
+	done
+	rate_only=${rate_only#,}
 fi
 
 # --- environment -------------------------------------------------------------
@@ -221,9 +372,12 @@ srv_start() {
 	[ "$kind" = peer ] && port=(0)
 	"${pin_srv[@]}" "$@" "${port[@]}" >"$sout" 2>"$srv_err" &
 	srv_pid=$!
-	for i in $(seq 100); do
-		if grep -q '^listening on ' "$sout" 2>/dev/null; then
-			srv_port=$(head -n1 "$sout" | sed 's/.*://')
+	local line=""
+	for ((i = 0; i < 100; i++)); do
+		# Builtins only: forks are slow on a busy small VM.
+		if IFS= read -r line 2>/dev/null <"$sout" &&
+			[[ $line == "listening on "* ]]; then
+			srv_port=${line##*:}
 			return 0
 		fi
 		kill -0 "$srv_pid" 2>/dev/null || break
@@ -237,7 +391,7 @@ srv_stop() {
 	[ -n "$srv_pid" ] || return 0
 	kill -TERM "$srv_pid" 2>/dev/null || true
 	local i
-	for i in $(seq 40); do
+	for ((i = 0; i < 40; i++)); do
 		kill -0 "$srv_pid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -247,26 +401,41 @@ srv_stop() {
 }
 trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; true' EXIT
 
+# The helpers below run several times per run: bash builtins, no forks.
 cpu_ticks() { # user+sys ticks of the whole process, threads included
-	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+	local line f
+	if ! IFS= read -r line 2>/dev/null <"/proc/$1/stat"; then
+		echo 0
+		return
+	fi
+	# Fields after "(comm) ": state is the 1st, utime the 12th, stime 13th.
+	read -ra f <<<"${line##*) }"
+	echo $((f[11] + f[12]))
 }
 
 ctx_switches() { # voluntary + involuntary, every thread
-	cat /proc/"$1"/task/*/status 2>/dev/null |
+	# A thread may end between the glob and cat (thread-echo): not an
+	# error, and it must not stop the script (set -e, pipefail).
+	{ cat /proc/"$1"/task/*/status 2>/dev/null || true; } |
 		awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
 }
 
 rss_kib() {
-	awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+	local k v rest
+	while read -r k v rest; do
+		[ "$k" = VmRSS: ] && { echo "$v"; return; }
+	done 2>/dev/null <"/proc/$1/status" || true
+	echo 0
 }
 
 # Ask the server for its counters; print the syscall total it reports.
 syscalls_now() { # kind
 	local before after line
 	[ "$1" = peer ] && { echo ""; return; }
+	local i
 	before=$(grep -c '^stats:' "$srv_err" || true)
 	kill -USR1 "$srv_pid"
-	for _ in $(seq 100); do
+	for ((i = 0; i < 100; i++)); do
 		after=$(grep -c '^stats:' "$srv_err" || true)
 		[ "$after" -gt "$before" ] && break
 		sleep 0.01
@@ -285,19 +454,30 @@ syscalls_now() { # kind
 
 clk=$(getconf CLK_TCK)
 raw="$out/raw.csv"
-echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine" >"$raw"
+echo "server,kind,cell,mode,conns,size,idle,repeat,msgs_per_s,mib_per_s,p50_us,p90_us,p99_us,p999_us,max_us,errors,gen_cpu_pct,gen_saturated,srv_cpu_us_per_msg,srv_cpu_pct,syscalls_per_msg,ctx_per_msg,rss_kib,note,gen_engine,offered_rate,load_pct" >"$raw"
+# Fixed-rate cells set these for run_one: the offered messages/s and its
+# share of the capacity it was derived from (raw.csv's last two columns).
+offered_rate=""
+load_pct=""
+
+# skip_row ... NOTE: a row that measured nothing, and why.
+skip_row() {
+	echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,$1,,$offered_rate,$load_pct" >>"$raw"
+}
 
 # One measured run: $1 server entry, $2 cell name, $3.. echo-load args.
 run_one() {
+	local all=("$@")
 	local entry=$1 cell=$2 repeat=$3 mode=$4 conns=$5 size=$6 idle=$7
 	shift 7
 	local name=${entry%%|*} rest=${entry#*|}
 	local kind=${rest%%|*} cmd=${rest#*|}
 	local note=${extra_note:-}
+	[ -z "${run_retry:-}" ] || note="${note:+$note; }$run_retry"
 	# select cannot hold descriptors above FD_SETSIZE: cap and say so.
 	if [ "$name" = select ] && [ $((conns + idle)) -gt 1000 ]; then
 		if [ "$conns" -gt 1000 ]; then
-			echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: FD_SETSIZE," >>"$raw"
+			skip_row "skipped: FD_SETSIZE"
 			return
 		fi
 		idle=$((1000 - conns))
@@ -305,7 +485,7 @@ run_one() {
 	fi
 	# shellcheck disable=SC2086
 	srv_start "$kind" "$name" $cmd || {
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,skipped: $(head -n1 "$srv_err" | tr ',' ';')," >>"$raw"
+		skip_row "skipped: $(head -n1 "$srv_err" | tr ',' ';')"
 		return
 	}
 	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
@@ -336,7 +516,16 @@ run_one() {
 	local row
 	row=$(tail -n1 "$gen_out")
 	if [ "$rc" -ne 0 ] || ! grep -q "^$name," <<<"$row"; then
-		echo "$name,$kind,$cell,$mode,$conns,$size,$idle,$repeat,,,,,,,,,,,,,,,,generator failed (exit $rc)," >>"$raw"
+		# A short run on a busy machine can end with nothing echoed: run
+		# it once more (a fresh server), and say so in the row.
+		if [ -z "${run_retry:-}" ]; then
+			echo "compare.sh: $name $cell: generator failed (exit $rc), once more" >&2
+			run_retry="retried once after: generator failed (exit $rc)"
+			run_one "${all[@]}"
+			run_retry=""
+			return
+		fi
+		skip_row "generator failed (exit $rc)"
 		return
 	fi
 	# Columns of echo-load's CSV, by name.
@@ -344,7 +533,8 @@ run_one() {
 		-v mode="$mode" -v conns="$conns" -v size="$size" \
 		-v idle="$idle" -v rep="$repeat" -v t0="$t0" -v t1="$t1" \
 		-v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v x0="$x0" \
-		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" '
+		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" \
+		-v orate="$offered_rate" -v lpct="$load_pct" '
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{
 			mps = $col["msgs_per_s"]
@@ -359,7 +549,7 @@ run_one() {
 			      $col["p90_us"], $col["p99_us"], $col["p999_us"],
 			      $col["max_us"], $col["errors"], $col["gen_cpu_pct"],
 			      $col["gen_saturated"], cpm, pct, spm, xpm, rss, note,
-			      $col["engine"]
+			      $col["engine"], orate, lpct
 		}' "$gen_out" >>"$raw"
 }
 
@@ -468,6 +658,69 @@ if [ "$threads_list" != none ] && [ "$ncpu" -ge 2 ]; then
 	echo >&2
 fi
 
+# --- equal load: open loop at fixed rates -----------------------------------------
+# Closed-loop cells measure each server at its own throughput, so their
+# latencies are throughput-bound. Here every server of the rate set gets
+# the same offered load: echo-load --mode rate at rate_pcts % of the
+# slowest one's capacity (its median messages/s in pingpong-c$rate_conns-s64
+# above), latency timed from each message's intended send time. One .hgrm
+# per server, cell and repeat goes to hgrm/.
+if [ "$rate_pcts" != none ]; then
+	cap_cell="pingpong-c$rate_conns-s64"
+	rentries=()
+	for entry in "${servers[@]}"; do
+		case ",$rate_only," in *",${entry%%|*},"*) rentries+=("$entry") ;; esac
+	done
+	cap=""
+	if [ "${#rentries[@]}" -gt 0 ]; then
+		cap=$(python3 - "$raw" "$cap_cell" "$rate_only" <<'EOF'
+import csv, statistics, sys
+raw, cell, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+got = {}
+for r in csv.DictReader(open(raw)):
+    if r["cell"] == cell and r["server"] in names and r["msgs_per_s"] \
+            and r["errors"] == "0":
+        got.setdefault(r["server"], []).append(float(r["msgs_per_s"]))
+if got:
+    med = {s: statistics.median(v) for s, v in got.items()}
+    slow = min(med, key=med.get)
+    print("%d %s" % (med[slow], slow))
+EOF
+)
+	fi
+	if [ -z "$cap" ]; then
+		echo "compare.sh: no capacity measured in $cap_cell for the rate set ($rate_only): no fixed-rate cells" >&2
+		echo "rate cells: none (no capacity measured in $cap_cell)" >>"$out/env.txt"
+	else
+		cap_rate=${cap%% *}
+		echo "rate cells: ${rate_pcts// /, } % of $cap_rate msgs/s (${cap#* }'s median in $cap_cell, the slowest of: $rate_only), $rate_conns connections, 64 B" >>"$out/env.txt"
+		mkdir -p "$out/hgrm"
+		nr=${#rentries[@]}
+		npct=$(wc -w <<<"$rate_pcts")
+		total=$((total + nr * npct * repeats))
+		for pct in $rate_pcts; do
+			offered_rate=$((cap_rate * pct / 100))
+			[ "$offered_rate" -gt 0 ] || offered_rate=1
+			load_pct=$pct
+			rcell="rate-c$rate_conns-s64-p$pct"
+			for r in $(seq "$repeats"); do
+				for k in $(seq 0 $((nr - 1))); do
+					entry=${rentries[$(( (k + r - 1) % nr ))]}
+					progress "${entry%%|*}" "$rcell"
+					run_one "$entry" "$rcell" "$r" rate "$rate_conns" 64 0 \
+						--mode rate --rate "$offered_rate" \
+						--conns "$rate_conns" --size 64 \
+						--hdr "$out/hgrm/${entry%%|*}.$rcell.$r.hgrm"
+					done_runs=$((done_runs + 1))
+				done
+			done
+		done
+		offered_rate=""
+		load_pct=""
+		echo >&2
+	fi
+fi
+
 # --- memory per idle connection ---------------------------------------------------
 mem="$out/memory.csv"
 echo "server,idle_conns,rss_before_kib,rss_after_kib,bytes_per_conn" >"$mem"
@@ -483,14 +736,16 @@ for entry in "${servers[@]}"; do
 	srv_start "$kind" "$name" $cmd || continue
 	# Baseline after the same single active connection has run alone, so
 	# that what it touches (a shared buffer pool, caches) is in both.
-	"$load" --port "$srv_port" --conns 1 --duration 1 --warmup 0.2 \
+	"$load" --port "$srv_port" --conns 1 --duration "${mem_run[0]}" \
+		--warmup 0.1 \
 		"${gen_opts[@]}" --csv >/dev/null 2>&1 || true
 	sleep 0.2
 	before=$(rss_kib "$srv_pid")
-	"$load" --port "$srv_port" --idle "$n" --conns 1 --duration 2 \
-		--warmup 0.5 "${gen_opts[@]}" --csv >/dev/null 2>&1 &
+	"$load" --port "$srv_port" --idle "$n" --conns 1 \
+		--duration "${mem_run[1]}" --warmup 0.1 "${gen_opts[@]}" \
+		--csv >/dev/null 2>&1 &
 	gen_pid=$!
-	sleep 1.5
+	sleep "${mem_run[2]}"
 	after=$(rss_kib "$srv_pid")
 	wait "$gen_pid" || true
 	gen_pid=""

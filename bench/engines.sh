@@ -14,7 +14,7 @@
 #
 #   bench/engines.sh [--build DIR] [--conns "1 256 1024"] [--size BYTES]
 #                    [--mode pingpong|pipeline] [--repeats N]
-#                    [--duration S (>= 1)] [--warmup S] [--out FILE]
+#                    [--duration T (>= 1 s)] [--warmup T] [--out FILE]
 #                    [-- SERVER ARGS...]   (default: ready-echo --backend epoll)
 #
 # Only loopback is used; every process started here is ended here, by PID.
@@ -31,23 +31,86 @@ warmup=0.5
 out=""
 
 usage() {
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'
+	cat <<'EOF'
+Durations are seconds, or with an s or ms suffix (3, 3s, 500ms).
+Exit status: 0 done, 1 a run failure, 2 bad usage.
+EOF
+}
+
+# bad OPTION VALUE WHY: one line naming both, a hint, exit 2.
+bad() {
+	echo "engines.sh: $1: '$2' $3" >&2
+	echo "Try 'engines.sh --help'" >&2
 	exit 2
 }
 
+# secs OPTION VALUE MIN: VALUE (N, N.N, with s or ms) in seconds, >= MIN.
+secs() {
+	local v=$2 mul=1
+	case $v in
+	*ms) v=${v%ms}; mul=0.001 ;;
+	*s) v=${v%s} ;;
+	esac
+	[[ $v =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ ]] ||
+		bad "$1" "$2" "is not a time (seconds, or with an s or ms suffix)"
+	v=$(awk -v v="$v" -v m="$mul" 'BEGIN { printf "%.6g", v * m }')
+	awk -v v="$v" -v min="$3" 'BEGIN { exit !(v >= min) }' ||
+		bad "$1" "$2" "is below $3 s"
+	echo "$v"
+}
+
 while [ $# -gt 0 ]; do
-	case $1 in
-	--build) build=$2; shift ;;
-	--conns) conns_list=$2; shift ;;
-	--size) size=$2; shift ;;
-	--mode) mode=$2; shift ;;
-	--repeats) repeats=$2; shift ;;
-	--duration) duration=$2; shift ;;
-	--warmup) warmup=$2; shift ;;
-	--out) out=$2; shift ;;
+	opt=$1
+	case $opt in
+	--build | --conns | --size | --mode | --repeats | --duration | \
+		--warmup | --out)
+		[ $# -ge 2 ] || {
+			echo "engines.sh: $opt needs a value" >&2
+			echo "Try 'engines.sh --help'" >&2
+			exit 2
+		}
+		val=$2
+		shift
+		;;
+	esac
+	case $opt in
+	--build) [ -n "$val" ] || bad "$opt" "$val" "is empty"; build=$val ;;
+	--conns)
+		for c in ${val//,/ }; do
+			[[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] &&
+				[ "$c" -le 100000 ] ||
+				bad "$opt" "$val" "is not a list of connection counts (1 to 100000)"
+		done
+		[ -n "$val" ] || bad "$opt" "$val" "is empty"
+		conns_list=${val//,/ }
+		;;
+	--size)
+		[[ $val =~ ^[0-9]+[kKmM]?$ ]] && [[ ! $val =~ ^0+[kKmM]?$ ]] ||
+			bad "$opt" "$val" "is not a size in bytes (k and m suffixes)"
+		size=$val
+		;;
+	--mode)
+		case $val in
+		pingpong | pipeline) mode=$val ;;
+		*) bad "$opt" "$val" "is not pingpong or pipeline" ;;
+		esac
+		;;
+	--repeats)
+		[[ $val =~ ^[0-9]+$ ]] && [ "$val" -ge 1 ] && [ "$val" -le 1000 ] ||
+			bad "$opt" "$val" "is not a whole number from 1 to 1000"
+		repeats=$val
+		;;
+	--duration) duration=$(secs "$opt" "$val" 1) ;;
+	--warmup) warmup=$(secs "$opt" "$val" 0) ;;
+	--out) [ -n "$val" ] || bad "$opt" "$val" "is empty"; out=$val ;;
 	--) shift; break ;;
-	-h | --help) usage ;;
-	*) echo "engines.sh: unknown argument '$1'" >&2; usage ;;
+	-h | --help) usage; exit 0 ;;
+	*)
+		echo "engines.sh: unknown argument '$opt'" >&2
+		echo "Try 'engines.sh --help'" >&2
+		exit 2
+		;;
 	esac
 	shift
 done

@@ -40,6 +40,7 @@ enum {
 	CLI_K_LABEL,
 	CLI_K_SEED,
 	CLI_K_ENGINE,
+	CLI_K_HDR,
 	CLI_K_HELP,
 	CLI_K_VERSION,
 };
@@ -63,6 +64,7 @@ static const struct option cli_longopts[] = {
 	{ "label", required_argument, NULL, CLI_K_LABEL },
 	{ "seed", required_argument, NULL, CLI_K_SEED },
 	{ "engine", required_argument, NULL, CLI_K_ENGINE },
+	{ "hdr", required_argument, NULL, CLI_K_HDR },
 	{ "help", no_argument, NULL, CLI_K_HELP },
 	{ "version", no_argument, NULL, CLI_K_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -105,6 +107,8 @@ static const char cli_usage_text[] =
     "  --json              stdout: one JSON object on one line\n"
     "  --label TEXT        copied into the output (no , \" \\ or controls)\n"
     "  --seed N            seed of the byte streams (default 1)\n"
+    "  --hdr FILE          also write the latency histogram to FILE in\n"
+    "                      HdrHistogram's .hgrm text form (microseconds)\n"
     "  -h, --help          show this help\n"
     "  --version           show the version\n"
     "Every echoed byte is verified. Without --csv or --json the table goes\n"
@@ -325,6 +329,9 @@ static int cli_word(struct cli *c, int key, const char *arg)
 		return 0;
 	case CLI_K_ENGINE:
 		return cli_set_engine(c, arg);
+	case CLI_K_HDR:
+		c->hdr = arg;
+		return 0;
 	}
 	return opts_error(CLI_PROG, "bad option");
 }

@@ -46,6 +46,7 @@ struct cli {
 	const char *label;
 	uint64_t seed; /* of the byte streams */
 	const char *engine; /* "epoll", "uring", or NULL: the best that works */
+	const char *hdr; /* --hdr: the .hgrm file to write, or NULL */
 };
 
 enum {

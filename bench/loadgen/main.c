@@ -222,6 +222,26 @@ static uint64_t load_check_idle(const int *fds, unsigned n)
 	return bad;
 }
 
+/* Write h to path in the .hgrm form (microseconds); 0 or -errno. */
+static int load_write_hdr(const char *path, const struct hist *h)
+{
+	int need = report_hgrm(h, 1000.0, NULL, 0);
+	char *text = malloc((size_t)need + 1u);
+	FILE *f;
+	int rc = 0;
+
+	if (!text)
+		return -ENOMEM;
+	report_hgrm(h, 1000.0, text, (size_t)need + 1u);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) == EOF)
+		rc = -errno;
+	if (f && fclose(f) && !rc)
+		rc = -errno;
+	free(text);
+	return rc;
+}
+
 /* Merge the workers into r and h; print; return the exit status. */
 static int load_report(const struct cli *c, const struct worker_run *run,
 		       struct worker *w, uint64_t wall_ns, uint64_t cpu_ns,
@@ -244,6 +264,7 @@ static int load_report(const struct cli *c, const struct worker_run *run,
 	char text[2048], line[4096];
 	double pct;
 	unsigned i;
+	int rc;
 
 	hist_reset(h);
 	for (i = 0; i < c->threads; i++) {
@@ -274,6 +295,11 @@ static int load_report(const struct cli *c, const struct worker_run *run,
 		fputs(line, stdout);
 	}
 	fflush(stdout);
+	if (c->hdr && (rc = load_write_hdr(c->hdr, h))) {
+		fprintf(stderr, "echo-load: --hdr %s: %s\n", c->hdr,
+			strerror(-rc));
+		return 1;
+	}
 	if (h->clamped)
 		fprintf(stderr,
 			"echo-load: %llu latencies above 60 s were counted "

@@ -3,6 +3,7 @@
  * report.c - the result forms, all expanded from REPORT_FIELDS so the CSV
  * header, the CSV row and the JSON keys can never disagree. No I/O.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,5 +200,71 @@ int report_text(const struct report *r, char *buf, size_t len)
 		   r->gen_saturated ? "  SATURATED: the generator may be "
 				      "the bottleneck"
 				    : "");
+	return report_done(&o);
+}
+
+/* One HdrHistogram percentile line; the 100% line has no 1/(1-p). */
+static void report_hgrm_line(struct report_out *o, double value, double level,
+			     uint64_t total)
+{
+	if (level < 100.0)
+		report_put(o, "%12.3f %2.12f %10llu %14.2f\n", value,
+			   level / 100.0, (unsigned long long)total,
+			   1.0 / (1.0 - level / 100.0));
+	else
+		report_put(o, "%12.3f %2.12f %10llu\n", value, 1.0,
+			   (unsigned long long)total);
+}
+
+/*
+ * The walk is HdrHistogram's percentile iterator: a line at every level
+ * reached, 5 levels per halving of the distance to 100%, the first level
+ * a bucket reaches reported at that bucket's highest value (within
+ * [min, max], as hist_value_at), then one last line at 100% (max).
+ */
+int report_hgrm(const struct hist *h, double unit_ns, char *buf, size_t len)
+{
+	struct report_out o = { buf, len, 0 };
+	double level = 0.0, cur, mid, var = 0.0, mean = hist_mean(h);
+	uint64_t total = 0, v;
+	unsigned i, halvings;
+
+	report_put(&o, "%12s %14s %10s %14s\n\n", "Value", "Percentile",
+		   "TotalCount", "1/(1-Percentile)");
+	for (i = 0; i < HIST_BUCKETS && h->count; i++) {
+		if (!h->b[i])
+			continue;
+		total += h->b[i];
+		mid =
+		    ((double)hist_bucket_low(i) + (double)hist_bucket_high(i)) /
+		    2.0;
+		var += (double)h->b[i] * (mid - mean) * (mid - mean);
+		v = hist_bucket_high(i);
+		v = v > h->max ? h->max : v < h->min ? h->min : v;
+		for (;;) {
+			cur = 100.0 * (double)total / (double)h->count;
+			if (cur < level)
+				break;
+			report_hgrm_line(&o, (double)v / unit_ns, level, total);
+			halvings = 0;
+			while (halvings < 60 &&
+			       100.0 - level <=
+				   100.0 / (double)(2ull << halvings))
+				halvings++;
+			level += 100.0 / (5.0 * (double)(2ull << halvings));
+			/* The last bucket: its one line, then the 100% line. */
+			if (total == h->count)
+				break;
+		}
+	}
+	if (h->count)
+		report_hgrm_line(&o, (double)h->max / unit_ns, 100.0, h->count);
+	report_put(&o, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n",
+		   mean / unit_ns,
+		   h->count ? sqrt(var / (double)h->count) / unit_ns : 0.0);
+	report_put(&o, "#[Max     = %12.3f, Total count    = %12llu]\n",
+		   (double)h->max / unit_ns, (unsigned long long)h->count);
+	report_put(&o, "#[Buckets = %12u, SubBuckets     = %12u]\n",
+		   (HIST_BUCKETS + HIST_SUB - 1u) / HIST_SUB, HIST_SUB);
 	return report_done(&o);
 }

@@ -72,4 +72,13 @@ int report_csv_row(const struct report *r, char *buf, size_t len);
 int report_json(const struct report *r, char *buf, size_t len);
 int report_text(const struct report *r, char *buf, size_t len);
 
+/*
+ * report_hgrm - h (ns) in HdrHistogram's percentile-distribution text form
+ * (.hgrm: "Value Percentile TotalCount 1/(1-Percentile)" lines, values
+ * divided by unit_ns, e.g. 1000 for microseconds, then the #[Mean ...]
+ * footer); returns the length needed, like snprintf (at most about 80
+ * bytes a line, a few hundred lines).
+ */
+int report_hgrm(const struct hist *h, double unit_ns, char *buf, size_t len);
+
 #endif

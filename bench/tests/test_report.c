@@ -4,6 +4,7 @@
  * header and row agree field by field, the JSON line has every key, odd
  * labels are escaped, and the derived columns are computed right.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -182,12 +183,77 @@ static void test_truncate(void **state)
 	free(h);
 }
 
+/* The .hgrm form: header, monotonic lines at HdrHistogram's levels, the
+ * 100% line at max, the footer's mean, max and count. */
+static void test_hgrm(void **state)
+{
+	static const char head[] = "       Value     Percentile TotalCount "
+				   "1/(1-Percentile)\n\n";
+	static char buf[65536];
+	double val, pct, inv, last_val = 0, last_pct = -1, mean, max;
+	unsigned long long tot, last_tot = 0, count;
+	struct hist h;
+	char *line, *save;
+	int n, need, fields, lines = 0, saw_half = 0, saw_last = 0;
+	uint64_t i;
+
+	(void)state;
+	hist_reset(&h);
+	for (i = 1; i <= 1000; i++)
+		hist_record(&h, i * 1000u); /* 1 .. 1000 us */
+	need = report_hgrm(&h, 1000.0, buf, sizeof(buf));
+	assert_true(need > 0 && (size_t)need < sizeof(buf));
+	assert_int_equal(report_hgrm(&h, 1000.0, NULL, 0), need);
+	assert_memory_equal(buf, head, strlen(head));
+	for (line = strtok_r(buf + strlen(head), "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			break;
+		fields =
+		    sscanf(line, "%lf %lf %llu %lf", &val, &pct, &tot, &inv);
+		lines++;
+		assert_true(fields == 4 || (fields == 3 && pct == 1.0));
+		assert_true(val >= last_val && pct > last_pct &&
+			    tot >= last_tot && tot <= 1000);
+		if (fields == 4)
+			assert_true(fabs(inv - 1.0 / (1.0 - pct)) < 0.01);
+		if (pct == 0.5) {
+			/* The 500th value, 500 us, at most 1/128 above. */
+			saw_half = 1;
+			assert_true(val >= 500.0 && val <= 500.0 * 129 / 128);
+			/* Its bucket (2048 ns wide) may hold 501 us too. */
+			assert_true(tot >= 500 && tot <= 502);
+		}
+		if (fields == 3) {
+			saw_last = 1;
+			assert_true(val == 1000.0 && tot == 1000);
+		}
+		last_val = val, last_pct = pct, last_tot = tot;
+	}
+	assert_true(saw_half && saw_last && lines > 20 && lines < 200);
+	n = sscanf(line, "#[Mean = %lf,", &mean);
+	assert_int_equal(n, 1);
+	assert_true(fabs(mean - 500.5) < 0.001);
+	line = strtok_r(NULL, "\n", &save);
+	n = sscanf(line, "#[Max = %lf, Total count = %llu]", &max, &count);
+	assert_int_equal(n, 2);
+	assert_true(max == 1000.0 && count == 1000);
+	assert_non_null(strtok_r(NULL, "\n", &save));
+	assert_null(strtok_r(NULL, "\n", &save));
+
+	/* Empty: the header and the footer only. */
+	hist_reset(&h);
+	report_hgrm(&h, 1000.0, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "Total count    =            0]"));
+	assert_null(strstr(buf, "0.000000000000"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fill),	 cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_json),	 cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_truncate), cmocka_unit_test(test_hgrm),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

@@ -865,6 +865,29 @@ static void loop_on_signal(struct loop *l, int res)
 	loop_arm_signal(l);
 }
 
+/* A stale completion (none arrives: a slot is freed only after its last
+ * one, and the tests hold stale at 0) may still name provided buffers the
+ * kernel took: give them back rather than lose them from the ring. */
+static void loop_stale_bufs(struct loop *l, const struct loop_cqe *c)
+{
+	uint16_t id = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
+	uint32_t n = c->res > 0 ? (uint32_t)c->res : 0;
+
+	if (!(c->flags & IORING_CQE_F_BUFFER) || !l->br_live)
+		return;
+	for (;;) {
+		/* Read the successor first: putting id back may relink it. */
+		uint16_t next = bufring_succ(&l->br, id);
+
+		bufring_taken(&l->br);
+		bufring_put(&l->br, id);
+		if (n <= l->br.size)
+			break;
+		n -= l->br.size;
+		id = next;
+	}
+}
+
 static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 {
 	enum ud_op op = ud_op(c->ud);
@@ -892,6 +915,7 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 	s = pool_lookup(&l->pool, ud_handle(c->ud));
 	if (!s) {
 		l->sv.st.stale++;
+		loop_stale_bufs(l, c);
 		return;
 	}
 	switch (op) {

@@ -402,15 +402,45 @@ srv_stop() {
 trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; true' EXIT
 
 # The helpers below run several times per run: bash builtins, no forks.
-cpu_ticks() { # user+sys ticks of the whole process, threads included
+stat_ticks() { # utime + stime of a /proc stat file, in clock ticks
 	local line f
-	if ! IFS= read -r line 2>/dev/null <"/proc/$1/stat"; then
+	if ! IFS= read -r line 2>/dev/null <"$1"; then
 		echo 0
 		return
 	fi
 	# Fields after "(comm) ": state is the 1st, utime the 12th, stime 13th.
 	read -ra f <<<"${line##*) }"
 	echo $((f[11] + f[12]))
+}
+
+# The server's CPU time is read in nanoseconds, per thread, from
+# /proc/PID/task/TID/schedstat: the process's stat counts 10 ms ticks, and
+# a short cell on a busy machine could read 0 there. cpu_snap PID ARRAY
+# fills ARRAY with TID -> ns, and the process's ticks under "ticks".
+cpu_snap() {
+	local -n m=$2
+	local t ns
+	m=()
+	m[ticks]=$(stat_ticks "/proc/$1/stat")
+	for t in /proc/"$1"/task/*; do
+		read -r ns _ 2>/dev/null <"$t/schedstat" || continue
+		m[${t##*/}]=$ns
+	done
+}
+
+# cpu_delta_ns A B: ns used between snapshots A and B by the threads alive
+# at B (a thread that ended meanwhile takes its time with it: thread-echo
+# ends one per connection), or the ticks' delta if that is larger.
+cpu_delta_ns() {
+	local -n a=$1 b=$2
+	local k d=0 ticks
+	for k in "${!b[@]}"; do
+		[ "$k" = ticks ] && continue
+		d=$((d + b[$k] - ${a[$k]:-0}))
+	done
+	ticks=$(((b[ticks] - a[ticks]) * 1000000000 / clk))
+	[ "$ticks" -gt "$d" ] && d=$ticks
+	echo "$d"
 }
 
 ctx_switches() { # voluntary + involuntary, every thread
@@ -499,13 +529,16 @@ run_one() {
 	sleep "$warmup"
 	sleep 0.05
 	local t0 c0 s0 x0 t1 c1 s1 x1 rss
+	local -A cpu0 cpu1
 	t0=$(date +%s.%N)
-	c0=$(cpu_ticks "$srv_pid")
+	cpu_snap "$srv_pid" cpu0
 	s0=$(syscalls_now "$kind")
 	x0=$(ctx_switches "$srv_pid")
 	sleep "$(awk -v d="$duration" 'BEGIN { print d - 0.1 }')"
 	t1=$(date +%s.%N)
-	c1=$(cpu_ticks "$srv_pid")
+	cpu_snap "$srv_pid" cpu1
+	c0=0
+	c1=$(cpu_delta_ns cpu0 cpu1)
 	s1=$(syscalls_now "$kind")
 	x1=$(ctx_switches "$srv_pid")
 	rss=$(rss_kib "$srv_pid")
@@ -533,13 +566,13 @@ run_one() {
 		-v mode="$mode" -v conns="$conns" -v size="$size" \
 		-v idle="$idle" -v rep="$repeat" -v t0="$t0" -v t1="$t1" \
 		-v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v x0="$x0" \
-		-v x1="$x1" -v rss="$rss" -v clk="$clk" -v note="$note" \
+		-v x1="$x1" -v rss="$rss" -v note="$note" \
 		-v orate="$offered_rate" -v lpct="$load_pct" '
 		NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{
 			mps = $col["msgs_per_s"]
 			msgs = mps * (t1 - t0)
-			cpu_us = (c1 - c0) * 1e6 / clk
+			cpu_us = (c1 - c0) / 1000
 			cpm = msgs > 0 ? cpu_us / msgs : ""
 			pct = 100 * cpu_us / ((t1 - t0) * 1e6)
 			spm = (s0 != "" && msgs > 0) ? (s1 - s0) / msgs : ""

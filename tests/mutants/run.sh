@@ -80,7 +80,7 @@ mutant no-clamp low_ulimit common/net.c \
 mutant reuseport port_in_use common/net.c \
 	's/SO_REUSEADDR, &one, sizeof(one)) ||/SO_REUSEADDR, \&one, sizeof(one)) || setsockopt(s, SOL_SOCKET, SO_REUSEPORT, \&one, sizeof(one)) ||/'
 mutant lax-port bad_args common/opts.c \
-	's/opts_uint(optarg, 0, 65535, &v)/opts_uint(optarg, 0, 99999, \&v)/'
+	's/opts_uint(arg, 0, 65535, &v)/opts_uint(arg, 0, 99999, \&v)/'
 mutant ignore-term signals common/sig.c \
 	's/got |= buf\[i\] == .u. ? SIG_STATS : SIG_STOP;/got |= SIG_STATS;/'
 mutant fd-leak no_leak readiness/loop.c \

@@ -628,7 +628,8 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 	bool go_on = true;
 
 	if (!more) {
-		/* A multishot accept is the only one in flight. */
+		/* A one-shot accept, or the multishot one (then the only
+		 * accept in flight), has ended. */
 		l->accepts--;
 		l->accept_multi = false;
 		l->accept_cancelling = false;

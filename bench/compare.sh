@@ -78,27 +78,9 @@ Exit status: 0 done, 1 a build or run failure, 2 bad usage.
 EOF
 }
 
-# bad OPTION VALUE WHY: one line naming both, a hint, exit 2.
-bad() {
-	echo "compare.sh: $1: '$2' $3" >&2
-	echo "Try 'compare.sh --help'" >&2
-	exit 2
-}
-
-# secs OPTION VALUE MIN: VALUE (N, N.N, with s or ms) in seconds, >= MIN.
-secs() {
-	local v=$2 mul=1
-	case $v in
-	*ms) v=${v%ms}; mul=0.001 ;;
-	*s) v=${v%s} ;;
-	esac
-	[[ $v =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ ]] ||
-		bad "$1" "$2" "is not a time (seconds, or with an s or ms suffix)"
-	v=$(awk -v v="$v" -v m="$mul" 'BEGIN { printf "%.6g", v * m }')
-	awk -v v="$v" -v min="$3" 'BEGIN { exit !(v >= min) }' ||
-		bad "$1" "$2" "is below $3 s"
-	echo "$v"
-}
+prog=compare.sh
+# shellcheck source=bench/args.sh
+. "$(dirname "$0")/args.sh"
 
 # names OPTION LIST: every comma-separated name must be a known server.
 names() {

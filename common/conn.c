@@ -58,6 +58,12 @@ void conn_init(struct conn *c, struct conn_env *env)
 	c->err = 0;
 }
 
+/* Where buffer (or slice) id starts. */
+static uint8_t *conn_seg_ptr(const struct conn_segs *sg, uint32_t id)
+{
+	return sg->base + (sg->off ? sg->off[id] : (size_t)id * sg->size);
+}
+
 /* Give the ring's storage back once nothing refers to it. */
 static void conn_maybe_release(struct conn *c)
 {
@@ -185,7 +191,7 @@ size_t conn_tx_window(struct conn *c, const uint8_t **p)
 	assert(!(c->flags & CONN_F_TX_LENT));
 	/* Held buffers first: they are older than anything in the ring. */
 	if (sg && c->seg.n) {
-		*p = sg->base + (size_t)c->seg.head * sg->size + c->seg.off;
+		*p = conn_seg_ptr(sg, c->seg.head) + c->seg.off;
 		n = sg->len[c->seg.head] - c->seg.off;
 		c->flags |= CONN_F_TX_SEG;
 	} else {
@@ -230,7 +236,7 @@ static bool conn_tx_iov_segs(struct conn *c, struct iovec *iov, unsigned max,
 			return false;
 		if (i)
 			id = sg->next[id];
-		iov[*n].iov_base = sg->base + (size_t)id * sg->size + off;
+		iov[*n].iov_base = conn_seg_ptr(sg, id) + off;
 		iov[*n].iov_len = sg->len[id] - off;
 		*total += iov[*n].iov_len;
 		(*n)++;

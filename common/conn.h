@@ -28,16 +28,20 @@ enum {
 /*
  * Segment mode: received bytes stay in buffers the driver provides (an
  * io_uring provided-buffer ring) and are echoed straight from there. Buffer
- * i is base + i * size; the table chains each connection's buffers in
- * arrival order. The driver owns the memory; the core only does the books.
+ * i is base + i * size, or base + off[i] when the driver keeps an offset
+ * table (a buffer consumed in slices, each slice an id of its own); the
+ * table chains each connection's buffers in arrival order. The driver owns
+ * the memory; the core only does the books.
  */
 struct conn_segs {
 	uint8_t *base;
-	uint32_t size; /* bytes per buffer */
+	uint32_t size; /* bytes per buffer (per slice, at most) */
 	uint32_t count; /* buffers, at most 65536 (ids are 16 bits) */
 	uint32_t max_held; /* buffers one connection may hold and still read */
 	uint32_t *len; /* per buffer: bytes received into it */
 	uint16_t *next; /* per buffer: the next one of its connection */
+	uint32_t *off; /* per id: its first byte's offset from base; NULL:
+			* id * size */
 };
 
 /* Settings and storage shared by every connection of one loop. */

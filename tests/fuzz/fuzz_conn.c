@@ -46,6 +46,7 @@ struct fz_table {
 	uint8_t mem[FZ_NBUF * FZ_BSIZE];
 	uint32_t len[FZ_NBUF];
 	uint16_t next[FZ_NBUF];
+	uint32_t off[FZ_NBUF]; /* sliced: where each id starts */
 	int owner[FZ_NBUF]; /* -1 free, else the slot holding it */
 	struct conn_segs segs;
 };
@@ -174,6 +175,14 @@ static uint32_t fz_cap(const struct fz_conn *fc)
 static uint32_t fz_max_held(const struct fz *f)
 {
 	return f->tab.segs.max_held;
+}
+
+/* Where buffer id starts: at id * size, or where the driver put it. */
+static uint8_t *fz_seg_ptr(const struct fz_table *t, uint32_t id)
+{
+	if (t->segs.off)
+		return (uint8_t *)t->mem + t->off[id];
+	return (uint8_t *)t->mem + (size_t)id * t->segs.size;
 }
 
 /* The i-th oldest buffer the connection holds, by the model. */
@@ -474,7 +483,7 @@ static void fz_seg_arrive(struct fz *f, struct fz_conn *fc, uint8_t a,
 	 * (READ off: at the cap, or failed) is on the way. */
 	late = !(conn_wants(fc->c) & CONN_WANT_READ);
 	n = 1 + b % t->segs.size;
-	p = t->mem + (size_t)id * t->segs.size;
+	p = fz_seg_ptr(t, id);
 	for (i = 0; i < t->segs.size; i++)
 		p[i] = i < n ? fz_pat(fc->seed, fc->rx + i) : (uint8_t)~i;
 	t->owner[id] = fc->slot;
@@ -505,8 +514,7 @@ static void fz_tx_check_iov(struct fz *f, struct fz_conn *fc)
 		FZ_CHECK(n > 0);
 		if (i < fc->hn) {
 			id = fz_held_id(fc, i);
-			FZ_CHECK(p == t->mem + (size_t)id * t->segs.size +
-					  (i ? 0 : fc->hoff));
+			FZ_CHECK(p == fz_seg_ptr(t, id) + (i ? 0 : fc->hoff));
 			FZ_CHECK(n == t->len[id] - (i ? 0 : fc->hoff));
 		} else {
 			FZ_CHECK(fz_in_ring(fc, p, n));
@@ -542,9 +550,7 @@ static void fz_tx_lend(struct fz *f, struct fz_conn *fc)
 	FZ_CHECK(fc->txlen > 0 && fc->txlen <= fc->rx - fc->tx);
 	if (fc->tx_seg) {
 		/* Held buffers go first: they are older than ring bytes. */
-		FZ_CHECK(fc->txp == t->mem +
-					(size_t)fz_head(fc) * t->segs.size +
-					fc->hoff);
+		FZ_CHECK(fc->txp == fz_seg_ptr(t, fz_head(fc)) + fc->hoff);
 		FZ_CHECK(fc->txlen == t->len[fz_head(fc)] - fc->hoff);
 	} else {
 		FZ_CHECK(fz_in_ring(fc, fc->txp, fc->txlen));
@@ -827,7 +833,8 @@ static void fz_setup(struct fz *f)
 {
 	struct fz_table *t = &f->tab;
 	uint32_t ring_size = 1 + fz_byte(f) % FZ_RING_MAX;
-	uint32_t keep = fz_byte(f) % 4;
+	uint8_t kb = fz_byte(f);
+	uint32_t keep = kb % 4;
 	uint32_t size = 1 + fz_byte(f) % FZ_BSIZE;
 	uint32_t count = 1 + fz_byte(f) % FZ_NBUF;
 	uint32_t seg_bound = 1 + fz_byte(f) % FZ_RING_MAX;
@@ -844,6 +851,13 @@ static void fz_setup(struct fz *f)
 	t->segs.count = count;
 	t->segs.len = t->len;
 	t->segs.next = t->next;
+	/* Bit 2 of the cache byte: ids are slices the driver placed, in
+	 * reverse order (the core must not assume id * size). */
+	if (kb & 4) {
+		for (i = 0; i < count; i++)
+			t->off[i] = (count - 1 - i) * size;
+		t->segs.off = t->off;
+	}
 	FZ_CHECK(conn_env_segs(&f->env[1], &t->segs) == 0);
 	/* max_held comes from the byte bound, at least one buffer. */
 	FZ_CHECK(t->segs.max_held == (seg_bound / size ? seg_bound / size : 1));

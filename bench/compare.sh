@@ -33,11 +33,43 @@ engine=auto
 mem_run=(1 2 1.5)
 rate_pcts=""
 rate_only=""
+# The io_uring ladder: one uring-ms-FLAG row per flag (where uring-echo
+# has it).
+ladder_flags="fixed-files sqpoll send-zc bundle"
+
+# server_table: every server compare.sh knows, one "name|kind|command" a
+# line, in run order; kind: ready, uring (stats lines), peer (none). The
+# one place servers are listed: the readiness rows come from
+# readiness/backends.txt (the list of backends; NAME-et: with --edge).
+# The commands use the paths set after the build; the names do not.
+server_table() {
+	local name flag f extra
+	while read -r name flag; do
+		case $name in '' | '#'*) continue ;; esac
+		echo "$name|ready|${ready:-} --backend $name"
+		[ "$flag" != edge ] ||
+			echo "$name-et|ready|${ready:-} --backend $name --edge"
+	done <"$top/readiness/backends.txt"
+	echo "min-epoll|peer|${minep:-}"
+	echo "py-selectors|peer|${py:-} ${pyecho:-}"
+	echo "thread-echo|peer|${threcho:-}"
+	echo "uring-basic|uring|${uring:-} --mode basic"
+	echo "uring-multishot|uring|${uring:-} --mode multishot"
+	echo "min-uring|peer|${minur:-}"
+	# --send-zc is off on a loopback listener (the kernel copies every
+	# zero-copy send to a local socket); the row forces it to measure it.
+	for f in $ladder_flags; do
+		extra=""
+		[ "$f" = send-zc ] && extra=" --send-zc-loopback"
+		echo "uring-ms-$f|uring|${uring:-} --mode multishot --$f$extra"
+	done
+}
 # Every server name compare.sh knows (the ladder's rows appear only when
 # uring-echo has the flag).
-known_servers="select poll epoll epoll-et min-epoll py-selectors thread-echo
-uring-basic uring-multishot min-uring uring-ms-fixed-files uring-ms-sqpoll
-uring-ms-send-zc uring-ms-bundle"
+known_servers=$(server_table | cut -d'|' -f1 | tr '\n' ' ')
+# All but the ladder's: the reduced matrices' default.
+plain_servers=$(server_table | cut -d'|' -f1 | grep -v '^uring-ms-' |
+	tr '\n' ' ')
 
 usage() {
 	cat <<'EOF'
@@ -72,10 +104,10 @@ bench/report.py writes summary.csv, report.md and plots into --out.
   --dry-run            print the settings these options give, then exit
   -h, --help           this text
 
-Servers: select poll epoll epoll-et min-epoll py-selectors thread-echo
-uring-basic uring-multishot min-uring, and the ladder's uring-ms-FLAG rows.
-Exit status: 0 done, 1 a build or run failure, 2 bad usage.
 EOF
+	echo "Servers: ${plain_servers}and the ladder's uring-ms-FLAG rows" \
+		"(FLAG: ${ladder_flags// /, })." | fold -s -w 75 | sed 's/ *$//'
+	echo "Exit status: 0 done, 1 a build or run failure, 2 bad usage."
 }
 
 prog=compare.sh
@@ -252,40 +284,32 @@ gen_opts=()
 gen_opts+=(--engine "$engine")
 
 # --- servers ---------------------------------------------------------------
-# name|kind|command...   kind: ready, uring (stats lines), peer (none)
-servers=(
-	"select|ready|$ready --backend select"
-	"poll|ready|$ready --backend poll"
-	"epoll|ready|$ready --backend epoll"
-	"epoll-et|ready|$ready --backend epoll --edge"
-	"min-epoll|peer|$minep"
-	"py-selectors|peer|$py $pyecho"
-)
-[ -x "$threcho" ] && servers+=("thread-echo|peer|$threcho")
-if [ -x "$uring" ]; then
-	servers+=("uring-basic|uring|$uring --mode basic")
-	servers+=("uring-multishot|uring|$uring --mode multishot")
-	[ -x "$minur" ] && servers+=("min-uring|peer|$minur")
-	# The ladder: each flag the binary knows (the kernel may still refuse
-	# it at start-up; such a row is skipped and said so).
-	uhelp=$("$uring" --help 2>&1 || true)
-	# --send-zc is off on a loopback listener (the kernel copies every
-	# zero-copy send to a local socket); the row forces it to measure it.
-	for f in fixed-files sqpoll send-zc bundle; do
-		if grep -q -- "--$f" <<<"$uhelp"; then
-			extra=""
-			[ "$f" = send-zc ] && extra=" --send-zc-loopback"
-			servers+=("uring-ms-$f|uring|$uring --mode multishot --$f$extra")
-		fi
-	done
-fi
+# The table's rows this build can run: the peers and io_uring rows whose
+# binary exists, each ladder row only where uring-echo has its flag (the
+# kernel may still refuse it at start-up; such a row is skipped and said
+# so).
+uhelp=""
+[ -x "$uring" ] && uhelp=$("$uring" --help 2>&1 || true)
+servers=()
+while IFS= read -r entry; do
+	name=${entry%%|*}
+	case $name in
+	thread-echo) [ -x "$threcho" ] || continue ;;
+	min-uring) [ -x "$uring" ] && [ -x "$minur" ] || continue ;;
+	uring-ms-*)
+		[ -x "$uring" ] && grep -q -- "--${name#uring-ms-}" <<<"$uhelp" ||
+			continue
+		;;
+	uring-*) [ -x "$uring" ] || continue ;;
+	esac
+	servers+=("$entry")
+done < <(server_table)
 if [ "$profile" != full ]; then
 	# Reduced matrix: every backend's default and every reference peer
 	# (the seed's select and Python rows included), enough to show the
 	# comparison works end to end; the ladder's flags are left out.
-	keep="select poll epoll epoll-et min-epoll py-selectors thread-echo"
-	keep="$keep uring-basic uring-multishot min-uring"
-	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
+	keep=${plain_servers% }
+	[ -n "$only" ] || only=${keep// /,}
 fi
 if [ -n "$only" ]; then
 	sel=()

@@ -54,6 +54,20 @@ def check_rate_row(out, x, where):
             where, hgrm, last))
 
 
+def ready_rows(compare):
+    """compare.sh's readiness rows: one per backend of
+    readiness/backends.txt, NAME-et for those that take --edge."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(compare)))
+    rows = set()
+    for line in open(os.path.join(top, "readiness", "backends.txt")):
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            rows.add(words[0])
+            if "edge" in words[1:]:
+                rows.add(words[0] + "-et")
+    return rows
+
+
 def cli(compare, engines):
     """compare.sh's and engines.sh's command lines, nothing run."""
     tmp = tempfile.mkdtemp(prefix="compare-cli-")
@@ -241,8 +255,7 @@ def main():
     rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
     servers = sorted({x["server"] for x in rows})
     cells = sorted({x["cell"] for x in rows})
-    want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
-            "py-selectors", "thread-echo"}
+    want = {"min-epoll", "py-selectors", "thread-echo"} | ready_rows(compare)
     if os.path.exists(os.path.join(build, "uring", "uring-echo")):
         want |= {"uring-basic", "uring-multishot", "min-uring"}
     if not want <= set(servers):

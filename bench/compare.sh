@@ -74,10 +74,10 @@ bench/report.py writes summary.csv, report.md and plots into --out.
                        py-selectors)
   --netns              not loopback: the server in one network namespace,
                        the generator in another, joined by a veth pair
-                       (GRO on and TSO off, so veth's NAPI and GRO are
-                       used; the host's default qdisc); both made here
-                       and removed at exit, even after a failure or a
-                       signal. Needs root and ip (iproute2)
+                       (with ethtool: GRO on and TSO off, so veth's NAPI
+                       and GRO are used; the host's default qdisc); both
+                       made here and removed at exit, even after a
+                       failure or a signal. Needs root and ip (iproute2)
   --dry-run            print the settings these options give, then exit
   -h, --help           this text
 

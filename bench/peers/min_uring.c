@@ -9,8 +9,9 @@
  * order), received buffers queued behind it, short sends finished, -ENOBUFS
  * re-armed when buffers come back, EOF closes once every queued byte is
  * sent, identity in user_data is op | generation | fd. No limits, no stats.
- * Usage: min-uring [PORT] (0 or absent: any); prints
- * "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit 0.
+ * Usage: min-uring [PORT] [--host ADDR] (port 0 or absent: any; address
+ * 127.0.0.1 unless given); prints "listening on ADDR:PORT"; SIGINT/SIGTERM
+ * exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -319,13 +320,42 @@ static int mu_setup(void)
 	return 0;
 }
 
+/* argv into *port and *addr: 0 to run, 1 after printing the help, -1 on
+ * bad usage (nothing printed). */
+static int mu_args(int argc, char **argv, long *port, struct in_addr *addr)
+{
+	char *end;
+	int i, seen = 0;
+
+	*port = 0;
+	addr->s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: min-uring [PORT] [--host ADDR]\n"
+			       "  listens on ADDR:PORT (127.0.0.1 unless "
+			       "--host; port 0 or absent: any free one),\n"
+			       "  echoes every byte\n");
+			return 1;
+		}
+		if (!strcmp(argv[i], "--host")) {
+			if (i + 1 == argc ||
+			    inet_pton(AF_INET, argv[++i], addr) != 1)
+				return -1;
+			continue;
+		}
+		*port = strtol(argv[i], &end, 10);
+		if (seen++ || !*argv[i] || *end || *port < 0 || *port > 65535)
+			return -1;
+	}
+	return 0;
+}
+
 static int mu_listen(int port, struct sockaddr_in *sa)
 {
 	socklen_t len = sizeof(*sa);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 
 	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa->sin_port = htons((uint16_t)port);
 	if (lfd < 0)
 		return -1;
@@ -404,40 +434,23 @@ static int mu_serve(int lfd)
 	return 0;
 }
 
-/* The command line into *port: 0 to run, else the exit status (0 after
- * --help, 2 after a usage error). */
-static int mu_args(int argc, char **argv, long *port)
-{
-	char *end;
-
-	*port = 0;
-	if (argc > 1 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: min-uring [PORT]\n  listens on 127.0.0.1:PORT "
-		       "(0 or absent: any free port), echoes every byte\n");
-		return -1;
-	}
-	if (argc > 1)
-		*port = strtol(argv[1], &end, 10);
-	if (argc > 2 || (argc > 1 && (*end || *port < 0 || *port > 65535))) {
-		fprintf(stderr, "usage: min-uring [PORT]\n");
-		return 2;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct signalfd_siginfo si;
-	struct sockaddr_in sa;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct io_uring_sqe *sqe;
 	int lfd, sfd, ret;
+	char host[INET_ADDRSTRLEN];
 	long port;
 	sigset_t mask;
 
-	ret = mu_args(argc, argv, &port);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	ret = mu_args(argc, argv, &port, &sa.sin_addr);
+	if (ret > 0)
+		return 0;
+	if (ret < 0) {
+		fprintf(stderr, "usage: min-uring [PORT] [--host ADDR]\n");
+		return 2;
+	}
 	/* Signals arrive as a read on a signalfd: no race with the wait. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -455,7 +468,8 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
-	printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+	printf("listening on %s:%u\n", host, ntohs(sa.sin_port));
 	fflush(stdout);
 	/* A failed accept without F_MORE arms the first multishot accept. */
 	mu_on_accept(lfd, -EAGAIN, 0);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * harness.h - black-box helpers for the end-to-end tests: start and stop a
- * server binary, talk TCP to it on loopback, read /proc/PID.
+ * harness.h - the one test harness (tests/harness): start and stop a
+ * program as a child (srv.c), talk TCP to it on loopback (net.c), read
+ * /proc/PID (sys.c). Every test that runs a binary uses it.
  *
- * Nothing here knows which server runs; all return 0 / -errno or a value,
- * and none asserts: the scenarios judge.
+ * Nothing here knows which program runs; all return 0 / -errno or a
+ * value, and none asserts: the tests judge.
  */
-#ifndef ECHO_E2E_HARNESS_H
-#define ECHO_E2E_HARNESS_H
+#ifndef ECHO_TEST_HARNESS_H
+#define ECHO_TEST_HARNESS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -95,6 +95,8 @@ static void h_child(char **argv, const struct h_start *st, int ofd, int efd,
 			setenv(kv, eq + 1, 1);
 		}
 	}
+	if (st->setup && st->setup(st->ctx))
+		_exit(H_EXIT_SETUP);
 	execvp(argv[0], argv);
 	dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -165,6 +167,14 @@ static void h_srv_poll(struct h_srv *s, int ms)
 	h_srv_pump(s);
 }
 
+bool h_srv_read(struct h_srv *s, int timeout_ms)
+{
+	if (s->out_fd < 0 && s->err_fd < 0)
+		return false;
+	h_srv_poll(s, timeout_ms);
+	return true;
+}
+
 /* Reap s if it has exited; true if it has (now or before). */
 static bool h_srv_reap(struct h_srv *s)
 {
@@ -192,6 +202,15 @@ static bool h_srv_reap(struct h_srv *s)
 bool h_srv_alive(struct h_srv *s)
 {
 	return !h_srv_reap(s);
+}
+
+int h_srv_exit_code(const struct h_srv *s)
+{
+	if (s->pid > 0 || s->status == -1)
+		return -1;
+	if (WIFSIGNALED(s->status))
+		return 128 + WTERMSIG(s->status);
+	return WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1;
 }
 
 static int h_parse_listen(struct h_srv *s)
@@ -222,10 +241,21 @@ int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st)
 	pid_t parent = getpid();
 	int64_t deadline;
 
+	/* Started before and not freed: free it now, not leak it. */
+	for (int i = 0; i < H_MAX_SERVERS; i++)
+		if (h_reg[i] == s)
+			h_srv_free(s);
 	memset(s, 0, sizeof(*s));
 	s->out_fd = s->err_fd = -1;
 	if (!st)
 		st = &none;
+	s->out_cap = s->err_cap = 4096;
+	s->out = calloc(1, s->out_cap);
+	s->err = calloc(1, s->err_cap);
+	if (!s->out || !s->err) {
+		h_srv_free(s);
+		return -ENOMEM;
+	}
 	for (int i = 0; cmd[i] && argc < H_MAX_ARGS - 1; i++)
 		argv[argc++] = cmd[i];
 	for (int i = 0; st->args && st->args[i] && argc < H_MAX_ARGS - 1; i++)
@@ -262,7 +292,7 @@ int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st)
 	if (st->no_listen)
 		return 0;
 
-	deadline = h_now_ms() + H_LISTEN_MS;
+	deadline = h_now_ms() + (st->listen_ms ? st->listen_ms : H_LISTEN_MS);
 	for (;;) {
 		h_srv_pump(s);
 		if (s->out && strchr(s->out, '\n'))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sys.c - the harness's clock, descriptor limits and /proc/PID readers.
+ * sys.c - the harness's clock, descriptor limits, /proc/PID readers and
+ * the seccomp filter that refuses io_uring to a child.
  *
  * Black box only: a test reads a server through /proc, never its memory.
  * No assertions here; every helper returns 0 / -errno or a value.
@@ -13,12 +14,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +190,26 @@ bool h_proc_asan(pid_t pid)
 		found = strstr(line, "libasan") || strstr(line, "rt.asan");
 	fclose(f);
 	return found;
+}
+
+int h_deny_uring(void *ctx)
+{
+	int err = *(const int *)ctx;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K,
+			 SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return -errno;
+	return 0;
 }
 
 bool h_have_ipv6_loopback(void)

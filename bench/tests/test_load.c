@@ -13,9 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,9 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
 #include "harness.h"
+#include "scenario.h"
 
 #define T_RUN_MS 20000 /* one echo-load run, generous: only a hang hits it */
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -37,7 +34,6 @@ static const char *load_bin; /* echo-load */
 static const char *server_bin; /* ready-echo */
 static const char *engine; /* --engine for every echo-load run, or NULL */
 static bool deny_uring; /* children start with io_uring_setup refused */
-static bool skipped;
 
 /* ---- child processes -------------------------------------------------- */
 
@@ -572,9 +568,7 @@ static void t_ipv6(void **state)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
 		if (fd >= 0)
 			close(fd);
-		print_message("skipped: no IPv6 loopback\n");
-		skipped = true;
-		skip();
+		H_SKIP("no IPv6 loopback");
 	}
 	close(fd);
 	clean_run("::1", "epoll",
@@ -872,9 +866,7 @@ static void t_engine_fallback(void **state)
 	proc_start(&probe, ARGV(load_bin, "--version"));
 	assert_int_equal(h_srv_wait(&probe, 5000, NULL), 0);
 	if (h_srv_exit_code(&probe) == H_EXIT_SETUP) {
-		print_message("skipped: cannot install a seccomp filter\n");
-		skipped = true;
-		skip();
+		H_SKIP("cannot install a seccomp filter");
 	}
 	deny_uring = false;
 	port = server_start(&srv, "127.0.0.1", "epoll");
@@ -915,10 +907,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void **);
-} scenarios[] = {
+static const struct h_scenario load_scenarios[] = {
 	{ "pingpong", t_pingpong },
 	{ "pipeline", t_pipeline },
 	{ "stream", t_stream },
@@ -943,37 +932,31 @@ static const struct {
 	{ "engine_fallback", t_engine_fallback },
 };
 
-int main(int argc, char **argv)
+static int load_init(int argc, char **argv)
 {
-	struct CMUnitTest test[1] = { { .teardown_func = teardown } };
-	size_t i;
-	int rc;
-
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr,
-			"usage: %s SCENARIO ECHO_LOAD READY_ECHO [ENGINE]\n",
-			argv[0]);
+	if (argc != 2 && argc != 3)
 		return 2;
-	}
-	load_bin = argv[2];
-	server_bin = argv[3];
-	engine = argc == 5 ? argv[4] : NULL;
+	load_bin = argv[0];
+	server_bin = argv[1];
+	engine = argc == 3 ? argv[2] : NULL;
 	signal(SIGPIPE, SIG_IGN);
-	atexit(h_srv_cleanup_all);
 	if (engine && !strcmp(engine, "uring") && !uring_works()) {
 		printf("skipped: echo-load --engine uring does not run here\n");
 		return 77;
 	}
-	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			test[0].name = scenarios[i].name;
-			test[0].test_func = scenarios[i].fn;
-		}
-	}
-	if (!test[0].test_func) {
-		fprintf(stderr, "unknown scenario %s\n", argv[1]);
-		return 2;
-	}
-	rc = cmocka_run_group_tests_name("load", test, NULL, teardown);
-	return rc == 0 && skipped ? 77 : rc;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct h_prog prog = {
+		.prog = "test_load",
+		.group = "load",
+		.args = "ECHO_LOAD READY_ECHO [ENGINE]",
+		H_TABLE(load_scenarios),
+		.init = load_init,
+		.teardown = teardown,
+	};
+
+	return h_main(&prog, argc, argv);
 }

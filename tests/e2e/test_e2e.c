@@ -57,14 +57,14 @@ static struct h_srv *start_args(int i, const char *const *args)
 /* Run the server with args to its exit (at most timeout_ms). */
 static struct h_srv *run_exit(int i, const char *const *args, int timeout_ms)
 {
-	struct h_start st = { .args = args, .no_listen = true };
+	struct h_start st = { .args = args };
 	struct h_srv *s = &e2e_srv[i];
-	int rc = h_srv_start(s, e2e_cmd, &st);
+	int rc = h_srv_run(s, e2e_cmd, &st, timeout_ms);
 
+	H_CHECK(rc != -ETIMEDOUT,
+		"%s: expected an exit within %d ms, still running", s->cmdline,
+		timeout_ms);
 	H_CHECK(rc == 0, "start %s: %s", s->cmdline, h_err_str(rc));
-	rc = h_srv_wait(s, timeout_ms, NULL);
-	H_CHECK(rc == 0, "%s: expected an exit within %d ms, still running",
-		s->cmdline, timeout_ms);
 	return s;
 }
 

@@ -111,6 +111,12 @@ ssize_t h_rng_check(struct h_rng *r, const void *buf, size_t len);
  */
 int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st);
 
+/* h_srv_run - h_srv_start without waiting for a listening line, then
+ * h_srv_wait up to timeout_ms: 0 once it exited (s->status), -ETIMEDOUT
+ * while it still runs, or h_srv_start's error. */
+int h_srv_run(struct h_srv *s, char *const *cmd, const struct h_start *st,
+	      int timeout_ms);
+
 /* h_srv_pump - read whatever the child has written, without blocking. */
 void h_srv_pump(struct h_srv *s);
 

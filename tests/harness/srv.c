@@ -305,6 +305,19 @@ int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st)
 	}
 }
 
+int h_srv_run(struct h_srv *s, char *const *cmd, const struct h_start *st,
+	      int timeout_ms)
+{
+	struct h_start run = { 0 };
+	int rc;
+
+	if (st)
+		run = *st;
+	run.no_listen = true;
+	rc = h_srv_start(s, cmd, &run);
+	return rc ? rc : h_srv_wait(s, timeout_ms, NULL);
+}
+
 int h_srv_wait(struct h_srv *s, int timeout_ms, int64_t *ms)
 {
 	int64_t t0 = h_now_ms(), deadline = t0 + timeout_ms;

@@ -30,7 +30,7 @@ static int test_errno(const char *name)
 
 int main(int argc, char **argv)
 {
-	struct h_start st = { .no_listen = true, .setup = h_deny_uring };
+	struct h_start st = { .setup = h_deny_uring };
 	static struct h_srv s;
 	int e, rc;
 
@@ -42,14 +42,14 @@ int main(int argc, char **argv)
 	}
 	atexit(h_srv_cleanup_all);
 	st.ctx = &e;
-	rc = h_srv_start(&s, argv + 4, &st);
-	if (rc) {
-		fprintf(stderr, "FAIL: start: %s\n", h_err_str(rc));
-		return 1;
-	}
-	if (h_srv_wait(&s, TEST_TIMEOUT_MS, NULL)) {
+	rc = h_srv_run(&s, argv + 4, &st, TEST_TIMEOUT_MS);
+	if (rc == -ETIMEDOUT) {
 		fprintf(stderr, "FAIL: still running after %d ms\n",
 			TEST_TIMEOUT_MS);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "FAIL: start: %s\n", h_err_str(rc));
 		return 1;
 	}
 	if (h_srv_exit_code(&s) == H_EXIT_SETUP && !s.err_len) {

@@ -5,6 +5,7 @@
  * error line holding NEEDLE followed by "Try 'uring-echo --help' for more
  * information.", nothing else.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@ int main(int argc, char **argv)
 {
 	static const char try_line[] =
 	    "Try 'uring-echo --help' for more information.\n";
-	struct h_start st = { .no_listen = true };
 	static struct h_srv s;
 	const char *nl;
 	int rc;
@@ -25,13 +25,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	atexit(h_srv_cleanup_all);
-	rc = h_srv_start(&s, argv + 3, &st);
+	rc = h_srv_run(&s, argv + 3, NULL, 5000);
 	if (rc) {
-		fprintf(stderr, "FAIL: start: %s\n", h_err_str(rc));
-		return 1;
-	}
-	if (h_srv_wait(&s, 5000, NULL)) {
-		fprintf(stderr, "FAIL: still running after 5 s\n");
+		fprintf(stderr, "FAIL: %s\n",
+			rc == -ETIMEDOUT ? "still running after 5 s"
+					 : h_err_str(rc));
 		return 1;
 	}
 	printf("stderr: %.300s\n", s.err);

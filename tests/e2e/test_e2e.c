@@ -270,20 +270,6 @@ static bool err_has(struct h_srv *s, const char *needle)
 	}
 }
 
-/* Wait for the server's descriptor count to come back to want. */
-static int fds_wait(struct h_srv *s, int want, int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	int n;
-
-	for (;;) {
-		n = h_proc_fds(s->pid);
-		if (n == want || h_now_ms() >= deadline)
-			return n;
-		h_sleep_ms(10);
-	}
-}
-
 /* Open n non-blocking connections in batches (the listen backlog may be
  * shorter than n) and wait for each handshake. */
 static void conn_many(unsigned port, int *fds, int n, int batch)
@@ -702,7 +688,7 @@ static void t_half_close(void **state)
 	closed = stat_wait(s, "closed", 1, closed0 + 4, 2000);
 	H_CHECK(closed >= closed0 + 4, "expected closed >= %lld, got %lld",
 		closed0 + 4, closed);
-	n = fds_wait(s, base, 1000);
+	n = h_proc_fds_wait(s->pid, base, 1000);
 	H_CHECK(n == base, "expected the server's fd count back to %d, got %d",
 		base, n);
 	finish(s);
@@ -783,7 +769,7 @@ static void t_reset(void **state)
 
 	resets = stat_wait(s, "resets", 1, 1, 2000);
 	H_CHECK(resets >= 1, "expected resets >= 1, got %lld", resets);
-	n = fds_wait(s, base, 1000);
+	n = h_proc_fds_wait(s->pid, base, 1000);
 	H_CHECK(n == base, "expected the server's fd count back to %d, got %d",
 		base, n);
 	close(keep);
@@ -1370,7 +1356,7 @@ static void t_no_leak(void **state)
 	cycles(s->port, 3000, &r);
 	rst_cycles(s->port, 1000, &r);
 
-	n = fds_wait(s, base_fds, 1000);
+	n = h_proc_fds_wait(s->pid, base_fds, 1000);
 	H_CHECK(n == base_fds, "expected the fd count back to %d, got %d",
 		base_fds, n);
 	grown = h_proc_rss_kib(s->pid) - base_rss;

@@ -153,6 +153,12 @@ void h_srv_cleanup_all(void);
  * last nlines of its stderr (for assertion failures). */
 void h_srv_diag(int nlines);
 
+/* h_fail - for programs without cmocka: print "PROG: FAIL: " and the
+ * message, then h_srv_diag(nlines), then exit 1 (the atexit handlers
+ * stop the children). */
+void h_fail(const char *prog, int nlines, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 /* h_srv_stats - SIGUSR1 the server and wait up to timeout_ms for a new
  * "stats:" line on its stderr. 0 or -ETIMEDOUT / -ESRCH. */
 int h_srv_stats(struct h_srv *s, int timeout_ms);
@@ -174,6 +180,10 @@ void h_last_line(const char *text, char *buf, size_t len);
 
 /* h_proc_fds - number of open descriptors of pid, or -errno. */
 int h_proc_fds(pid_t pid);
+
+/* h_proc_fds_wait - poll h_proc_fds every 5 ms until it reads want or
+ * timeout_ms passes; returns the last count (or -errno). */
+int h_proc_fds_wait(pid_t pid, int want, int timeout_ms);
 
 /* h_proc_rss_kib - VmRSS of pid in KiB, or -errno. */
 long h_proc_rss_kib(pid_t pid);

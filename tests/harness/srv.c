@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +433,19 @@ void h_srv_diag(int nlines)
 		fprintf(stderr, "--- stderr tail (%zu bytes):\n%s\n--- end\n",
 			s->err_len, p ? p : "");
 	}
+}
+
+void h_fail(const char *prog, int nlines, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: FAIL: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	h_srv_diag(nlines);
+	exit(1);
 }
 
 /* --- stderr contents ---------------------------------------------------- */

@@ -87,6 +87,19 @@ int h_proc_fds(pid_t pid)
 	return n;
 }
 
+int h_proc_fds_wait(pid_t pid, int want, int timeout_ms)
+{
+	int64_t deadline = h_now_ms() + timeout_ms;
+	int n;
+
+	for (;;) {
+		n = h_proc_fds(pid);
+		if (n == want || h_now_ms() >= deadline)
+			return n;
+		h_sleep_ms(5);
+	}
+}
+
 static int h_read_proc(pid_t pid, const char *what, char *buf, size_t len)
 {
 	char path[64];

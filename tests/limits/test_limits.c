@@ -160,20 +160,6 @@ static long long stat_wait(struct h_srv *s, const char *name, long long want,
 	}
 }
 
-/* Wait for the server's descriptor count to come back to want. */
-static int fds_wait(struct h_srv *s, int want, int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	int n;
-
-	for (;;) {
-		n = h_proc_fds(s->pid);
-		if (n == want || h_now_ms() >= deadline)
-			return n;
-		h_sleep_ms(5);
-	}
-}
-
 /* --- clients ------------------------------------------------------------ */
 
 /* Open n non-blocking connections, BATCH at a time (the listen backlog
@@ -297,7 +283,7 @@ static void t_conns10k(void **state)
 	t0 = h_now_ms();
 	close_all(fds, n);
 	closed_back = stat_wait(s, "active", 0, 2000);
-	back_fds = fds_wait(s, base_fds, 2000);
+	back_fds = h_proc_fds_wait(s->pid, base_fds, 2000);
 	t_close = h_now_ms() - t0;
 	report("conns10k",
 	       "conns=%d verified=%d connect_ms=%lld time_ms=%lld "
@@ -524,7 +510,7 @@ static void t_reset_cycles(void **state)
 	}
 	H_CHECK(stat_wait(s, "active", 0, 2000) == 0,
 		"warm-up: expected active == 0");
-	fds = fds_wait(s, base_fds, 1000);
+	fds = h_proc_fds_wait(s->pid, base_fds, 1000);
 	H_CHECK(fds == base_fds,
 		"warm-up: expected the server's fds back to %d, "
 		"got %d",

@@ -102,12 +102,12 @@ ssize_t h_rng_check(struct h_rng *r, const void *buf, size_t len);
  * stdout and stderr on pipes, stdin on /dev/null, default signal
  * dispositions, no other descriptor. Unless st->no_listen, wait up to
  * st->listen_ms (5 s) for "listening on HOST:PORT" on stdout and set
- * s->port. The child is registered for h_srv_cleanup_all(); starting a
- * registered s again frees what it held first. Returns 0, -ETIMEDOUT (no
- * line in time), -ECHILD (it exited first: s->status is set), -EPROTO (bad
- * first line) or another -errno. From the fork on, s->out and s->err are
- * NUL-terminated strings (empty at first), kept after a failure for
- * diagnostics.
+ * s->port. s is registered for h_srv_cleanup_all(), even if the start
+ * fails; starting a registered s again frees what it held first. Returns
+ * 0, -ETIMEDOUT (no line in time), -ECHILD (it exited first: s->status is
+ * set), -EPROTO (bad first line), -ENOMEM or another -errno. Unless
+ * -ENOMEM, s->out and s->err are NUL-terminated strings (empty at first),
+ * kept after a failure for diagnostics.
  */
 int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st);
 

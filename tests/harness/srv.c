@@ -257,6 +257,9 @@ int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st)
 		h_srv_free(s);
 		return -ENOMEM;
 	}
+	/* Registered from here on, so that h_srv_cleanup_all frees the
+	 * buffers even if the fork fails. */
+	h_reg_add(s);
 	for (int i = 0; cmd[i] && argc < H_MAX_ARGS - 1; i++)
 		argv[argc++] = cmd[i];
 	for (int i = 0; st->args && st->args[i] && argc < H_MAX_ARGS - 1; i++)
@@ -289,7 +292,6 @@ int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st)
 		s->pid = 0;
 		return rc;
 	}
-	h_reg_add(s);
 	if (st->no_listen)
 		return 0;
 

@@ -13,207 +13,81 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "harness.h"
+#include "scenario.h"
 
 #define T_RUN_MS 20000 /* one echo-load run, generous: only a hang hits it */
-#define OUT_MAX (256 * 1024)
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 static const char *load_bin; /* echo-load */
 static const char *server_bin; /* ready-echo */
 static const char *engine; /* --engine for every echo-load run, or NULL */
 static bool deny_uring; /* children start with io_uring_setup refused */
-static bool skipped;
 
 /* ---- child processes -------------------------------------------------- */
 
-struct proc {
-	pid_t pid; /* 0 once reaped */
-	int status;
-	int out_fd, err_fd; /* -1 at EOF */
-	char out[OUT_MAX];
-	size_t out_len;
-	char err[OUT_MAX];
-	size_t err_len;
-};
+static struct h_srv *live_server; /* killed by the teardown if still up */
 
-static struct proc *live_server; /* killed by the teardown if still up */
-
-static int64_t now_ms(void)
+/* Start argv (no listening line awaited), io_uring refused if deny_uring. */
+static void proc_start(struct h_srv *p, const char *const *argv)
 {
-	struct timespec ts;
+	static int eperm = EPERM;
+	struct h_start st = { .no_listen = true,
+			      .setup = deny_uring ? h_deny_uring : NULL,
+			      .ctx = &eperm };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* In a child: make io_uring_setup fail with EPERM (a seccomp filter, as
- * Docker's default profile does); 0 or -errno. */
-static int deny_uring_setup(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
-				   .filter = f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
-		return -errno;
-	return 0;
-}
-
-static void proc_start(struct proc *p, const char *const *argv)
-{
-	int out[2], err[2];
-
-	memset(p, 0, sizeof(*p));
-	assert_int_equal(pipe(out), 0);
-	assert_int_equal(pipe(err), 0);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (!p->pid) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		close(out[0]);
-		close(err[0]);
-		close(out[1]);
-		close(err[1]);
-		if (deny_uring && deny_uring_setup())
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	p->out_fd = out[0];
-	p->err_fd = err[0];
-}
-
-/* Read whatever arrives within timeout_ms (both pipes). */
-static void proc_pump(struct proc *p, int timeout_ms)
-{
-	struct pollfd pfd[2] = { { .fd = p->out_fd, .events = POLLIN },
-				 { .fd = p->err_fd, .events = POLLIN } };
-	int *fds[2] = { &p->out_fd, &p->err_fd };
-	char *bufs[2] = { p->out, p->err };
-	size_t *lens[2] = { &p->out_len, &p->err_len };
-	ssize_t n;
-	int i;
-
-	if (poll(pfd, 2, timeout_ms) <= 0)
-		return;
-	for (i = 0; i < 2; i++) {
-		if (*fds[i] < 0 || !(pfd[i].revents & (POLLIN | POLLHUP)))
-			continue;
-		n = read(*fds[i], bufs[i] + *lens[i], OUT_MAX - 1 - *lens[i]);
-		if (n <= 0) {
-			close(*fds[i]);
-			*fds[i] = -1;
-			continue;
-		}
-		*lens[i] += (size_t)n;
-		bufs[i][*lens[i]] = '\0';
-	}
-}
-
-/* Wait up to timeout_ms for exit and EOF on both pipes; 0 or -ETIMEDOUT. */
-static int proc_wait(struct proc *p, int timeout_ms)
-{
-	int64_t end = now_ms() + timeout_ms;
-
-	while (p->pid && now_ms() < end) {
-		proc_pump(p, 20);
-		if (waitpid(p->pid, &p->status, WNOHANG) == p->pid)
-			p->pid = 0;
-	}
-	while ((p->out_fd >= 0 || p->err_fd >= 0) && now_ms() < end)
-		proc_pump(p, 20);
-	return p->pid ? -ETIMEDOUT : 0;
-}
-
-static void proc_kill(struct proc *p)
-{
-	if (p->pid) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &p->status, 0);
-		p->pid = 0;
-	}
-	if (p->out_fd >= 0)
-		close(p->out_fd);
-	if (p->err_fd >= 0)
-		close(p->err_fd);
-	p->out_fd = p->err_fd = -1;
-}
-
-static int exit_code(const struct proc *p)
-{
-	return WIFEXITED(p->status) ? WEXITSTATUS(p->status)
-				    : 128 + WTERMSIG(p->status);
+	assert_int_equal(h_srv_start(p, (char *const *)argv, &st), 0);
 }
 
 /* ---- ready-echo ------------------------------------------------------- */
 
 /* Start ready-echo on host, port 0, with extra args; returns its port. */
-static unsigned server_start(struct proc *s, const char *host,
+static unsigned server_start(struct h_srv *s, const char *host,
 			     const char *backend)
 {
-	int64_t end = now_ms() + 5000;
-	const char *line, *colon;
+	int rc = h_srv_start(s,
+			     (char *const *)ARGV(server_bin, "--host", host,
+						 "--port", "0", "--backend",
+						 backend),
+			     NULL);
 
-	proc_start(s, ARGV(server_bin, "--host", host, "--port", "0",
-			   "--backend", backend));
 	live_server = s;
-	while (!strchr(s->out, '\n') && now_ms() < end && s->out_fd >= 0)
-		proc_pump(s, 50);
-	line = strstr(s->out, "listening on ");
-	if (!line || !strchr(line, '\n'))
-		fail_msg("no listening line from %s: stdout '%s' stderr '%s'",
-			 server_bin, s->out, s->err);
-	colon = strrchr(line, ':');
-	assert_non_null(colon);
-	return (unsigned)strtoul(colon + 1, NULL, 10);
+	if (rc)
+		fail_msg("no listening line from %s (%s): stdout '%s' stderr "
+			 "'%s'",
+			 server_bin, h_err_str(rc), s->out ? s->out : "",
+			 s->err ? s->err : "");
+	return s->port;
 }
 
 /* SIGTERM the server: it must exit 0 within 5 s. */
-static void server_stop(struct proc *s)
+static void server_stop(struct h_srv *s)
 {
 	assert_int_equal(kill(s->pid, SIGTERM), 0);
-	if (proc_wait(s, 5000))
+	if (h_srv_wait(s, 5000, NULL))
 		fail_msg("server ignored SIGTERM; stderr: %s", s->err);
 	live_server = NULL;
-	if (exit_code(s) != 0)
-		fail_msg("server exit %d; stderr: %s", exit_code(s), s->err);
+	if (h_srv_exit_code(s) != 0)
+		fail_msg("server exit %d; stderr: %s", h_srv_exit_code(s),
+			 s->err);
 }
 
 /* ---- echo-load --------------------------------------------------------- */
 
 /* Run echo-load with args (NULL-terminated) plus --port port; returns its
  * exit code; p holds its output. */
-static int load_run(struct proc *p, unsigned port, const char *const *args)
+static int load_run(struct h_srv *p, unsigned port, const char *const *args)
 {
 	const char *argv[64];
 	char portbuf[16];
@@ -231,14 +105,14 @@ static int load_run(struct proc *p, unsigned port, const char *const *args)
 		argv[n++] = *args;
 	argv[n] = NULL;
 	proc_start(p, argv);
-	if (proc_wait(p, T_RUN_MS)) {
-		proc_kill(p);
+	if (h_srv_wait(p, T_RUN_MS, NULL)) {
+		h_srv_stop(p, SIGKILL, 5000, NULL);
 		fail_msg("echo-load did not finish; stderr: %s", p->err);
 	}
 	/* A sanitizer report exits 1 too: never mistake it for a verdict. */
 	if (strstr(p->err, "Sanitizer") || strstr(p->err, "runtime error:"))
 		fail_msg("sanitizer report from echo-load: %s", p->err);
-	return exit_code(p);
+	return h_srv_exit_code(p);
 }
 
 /* The columns every machine-readable line must have. */
@@ -380,7 +254,7 @@ static void check_clean(const struct row *r, const char *mode)
 static void clean_run(const char *host, const char *backend,
 		      const char *const *args, bool json, struct row *r)
 {
-	static struct proc srv, load;
+	static struct h_srv srv, load;
 	unsigned port = server_start(&srv, host, backend);
 	int rc = load_run(&load, port, args);
 
@@ -548,7 +422,7 @@ static void evil_stop(struct evil *e)
 /* echo-load against an evil server: exit 1, and the row says why. */
 static void evil_run(enum evil_kind kind, const char *counter, const char *say)
 {
-	static struct proc load;
+	static struct h_srv load;
 	struct evil e;
 	struct row r;
 	int rc;
@@ -694,9 +568,7 @@ static void t_ipv6(void **state)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
 		if (fd >= 0)
 			close(fd);
-		print_message("skipped: no IPv6 loopback\n");
-		skipped = true;
-		skip();
+		H_SKIP("no IPv6 loopback");
 	}
 	close(fd);
 	clean_run("::1", "epoll",
@@ -713,7 +585,7 @@ static void t_ipv6(void **state)
  */
 static void t_rate_stall(void **state)
 {
-	static struct proc load;
+	static struct h_srv load;
 	struct evil e;
 	struct row r;
 	int rc;
@@ -767,7 +639,7 @@ static void t_evil_silent(void **state)
 /* SIGINT ends the run early: what was measured is reported, exit 0. */
 static void t_sigint(void **state)
 {
-	static struct proc srv, load;
+	static struct h_srv srv, load;
 	char port[16];
 	struct row r;
 
@@ -779,12 +651,13 @@ static void t_sigint(void **state)
 			       "--warmup", "0.2", "--csv"));
 	usleep(800 * 1000);
 	assert_int_equal(kill(load.pid, SIGINT), 0);
-	if (proc_wait(&load, 5000)) {
-		proc_kill(&load);
+	if (h_srv_wait(&load, 5000, NULL)) {
+		h_srv_stop(&load, SIGKILL, 5000, NULL);
 		fail_msg("echo-load ignored SIGINT; stderr: %s", load.err);
 	}
-	if (exit_code(&load) != 0)
-		fail_msg("exit %d; stderr: %s", exit_code(&load), load.err);
+	if (h_srv_exit_code(&load) != 0)
+		fail_msg("exit %d; stderr: %s", h_srv_exit_code(&load),
+			 load.err);
 	csv_parse(load.out, &r);
 	check_clean(&r, "pingpong");
 	assert_true(num(&r, "duration_s") < 5);
@@ -795,7 +668,7 @@ static void t_sigint(void **state)
 static void t_no_server(void **state)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	static struct proc load;
+	static struct h_srv load;
 	socklen_t len = sizeof(a);
 	int fd, rc;
 
@@ -843,7 +716,7 @@ static void t_bad_usage(void **state)
 		ARGV("--engine", "select"),
 		ARGV("--engine"),
 	};
-	static struct proc p;
+	static struct h_srv p;
 	size_t i;
 
 	(void)state;
@@ -861,19 +734,19 @@ static void t_bad_usage(void **state)
 	}
 	/* Without --port at all. */
 	proc_start(&p, ARGV(load_bin, "--conns", "1"));
-	assert_int_equal(proc_wait(&p, 5000), 0);
-	assert_int_equal(exit_code(&p), 2);
+	assert_int_equal(h_srv_wait(&p, 5000, NULL), 0);
+	assert_int_equal(h_srv_exit_code(&p), 2);
 	proc_start(&p, ARGV(load_bin, "--help"));
-	assert_int_equal(proc_wait(&p, 5000), 0);
-	assert_int_equal(exit_code(&p), 0);
+	assert_int_equal(h_srv_wait(&p, 5000, NULL), 0);
+	assert_int_equal(h_srv_exit_code(&p), 0);
 	assert_non_null(strstr(p.out, "--mode"));
 	proc_start(&p, ARGV(load_bin, "-h"));
-	assert_int_equal(proc_wait(&p, 5000), 0);
-	assert_int_equal(exit_code(&p), 0);
+	assert_int_equal(h_srv_wait(&p, 5000, NULL), 0);
+	assert_int_equal(h_srv_exit_code(&p), 0);
 	assert_non_null(strstr(p.out, "--mode"));
 	proc_start(&p, ARGV(load_bin, "--version"));
-	assert_int_equal(proc_wait(&p, 5000), 0);
-	assert_int_equal(exit_code(&p), 0);
+	assert_int_equal(h_srv_wait(&p, 5000, NULL), 0);
+	assert_int_equal(h_srv_exit_code(&p), 0);
 	assert_non_null(strstr(p.out, "echo-load "));
 }
 
@@ -939,12 +812,12 @@ static void t_pipeline_deep(void **state)
 /* Does `echo-load --engine uring` run here? (It checks before dialling.) */
 static bool uring_works(void)
 {
-	static struct proc p;
+	static struct h_srv p;
 
 	proc_start(&p, ARGV(load_bin, "--port", "9", "--engine", "uring",
 			    "--duration", "0.1", "--warmup", "0"));
-	if (proc_wait(&p, 5000)) {
-		proc_kill(&p);
+	if (h_srv_wait(&p, 5000, NULL)) {
+		h_srv_stop(&p, SIGKILL, 5000, NULL);
 		return false;
 	}
 	return !strstr(p.err, "--engine uring:");
@@ -954,7 +827,7 @@ static bool uring_works(void)
 static void t_engine_auto(void **state)
 {
 	const char *want = uring_works() ? "uring" : "epoll";
-	static struct proc srv, load;
+	static struct h_srv srv, load;
 	unsigned port;
 	struct row r;
 
@@ -982,7 +855,7 @@ static void t_engine_auto(void **state)
  */
 static void t_engine_fallback(void **state)
 {
-	static struct proc srv, load, probe;
+	static struct h_srv srv, load, probe;
 	unsigned port;
 	struct row r;
 	int rc;
@@ -991,11 +864,9 @@ static void t_engine_fallback(void **state)
 	engine = NULL;
 	deny_uring = true;
 	proc_start(&probe, ARGV(load_bin, "--version"));
-	assert_int_equal(proc_wait(&probe, 5000), 0);
-	if (exit_code(&probe) == 126) {
-		print_message("skipped: cannot install a seccomp filter\n");
-		skipped = true;
-		skip();
+	assert_int_equal(h_srv_wait(&probe, 5000, NULL), 0);
+	if (h_srv_exit_code(&probe) == H_EXIT_SETUP) {
+		H_SKIP("cannot install a seccomp filter");
 	}
 	deny_uring = false;
 	port = server_start(&srv, "127.0.0.1", "epoll");
@@ -1031,15 +902,12 @@ static int teardown(void **state)
 {
 	(void)state;
 	if (live_server)
-		proc_kill(live_server);
+		h_srv_free(live_server);
 	live_server = NULL;
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void **);
-} scenarios[] = {
+static const struct h_scenario load_scenarios[] = {
 	{ "pingpong", t_pingpong },
 	{ "pipeline", t_pipeline },
 	{ "stream", t_stream },
@@ -1064,36 +932,31 @@ static const struct {
 	{ "engine_fallback", t_engine_fallback },
 };
 
-int main(int argc, char **argv)
+static int load_init(int argc, char **argv)
 {
-	struct CMUnitTest test[1] = { { .teardown_func = teardown } };
-	size_t i;
-	int rc;
-
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr,
-			"usage: %s SCENARIO ECHO_LOAD READY_ECHO [ENGINE]\n",
-			argv[0]);
+	if (argc != 2 && argc != 3)
 		return 2;
-	}
-	load_bin = argv[2];
-	server_bin = argv[3];
-	engine = argc == 5 ? argv[4] : NULL;
+	load_bin = argv[0];
+	server_bin = argv[1];
+	engine = argc == 3 ? argv[2] : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	if (engine && !strcmp(engine, "uring") && !uring_works()) {
 		printf("skipped: echo-load --engine uring does not run here\n");
 		return 77;
 	}
-	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			test[0].name = scenarios[i].name;
-			test[0].test_func = scenarios[i].fn;
-		}
-	}
-	if (!test[0].test_func) {
-		fprintf(stderr, "unknown scenario %s\n", argv[1]);
-		return 2;
-	}
-	rc = cmocka_run_group_tests_name("load", test, NULL, teardown);
-	return rc == 0 && skipped ? 77 : rc;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct h_prog prog = {
+		.prog = "test_load",
+		.group = "load",
+		.args = "ECHO_LOAD READY_ECHO [ENGINE]",
+		H_TABLE(load_scenarios),
+		.init = load_init,
+		.teardown = teardown,
+	};
+
+	return h_main(&prog, argc, argv);
 }

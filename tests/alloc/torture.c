@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,23 +40,10 @@ struct at_run {
 
 static struct h_srv at_srv;
 
-static void __attribute__((format(printf, 1, 2))) at_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "torture: FAIL: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	h_srv_diag(20);
-	exit(1);
-}
-
-#define CHECK(cond, ...)                      \
-	do {                                  \
-		if (!(cond))                  \
-			at_fail(__VA_ARGS__); \
+#define CHECK(cond, ...)                                    \
+	do {                                                \
+		if (!(cond))                                \
+			h_fail("torture", 20, __VA_ARGS__); \
 	} while (0)
 
 /* What a server wrote (NULL until it writes anything). */

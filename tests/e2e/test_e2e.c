@@ -7,9 +7,7 @@
  * One scenario per process; a skipped scenario exits 77.
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,9 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
 #include "harness.h"
+#include "scenario.h"
 
 #define LO4 "127.0.0.1"
 #define LO6 "::1"
@@ -33,27 +30,9 @@
 
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* A failed check prints what was expected and seen, then the servers'
- * stderr tails, then fails the test (cmocka longjmps to the teardown). */
-#define CHECK(cond, fmt, ...)                         \
-	do {                                          \
-		if (!(cond)) {                        \
-			h_srv_diag(15);               \
-			fail_msg(fmt, ##__VA_ARGS__); \
-		}                                     \
-	} while (0)
-
-#define SKIP(fmt, ...)                                              \
-	do {                                                        \
-		print_message("skipped: " fmt "\n", ##__VA_ARGS__); \
-		e2e_skipped = true;                                 \
-		skip();                                             \
-	} while (0)
-
 static char **e2e_cmd; /* the server command after "--" */
 static bool e2e_select; /* it runs the select backend */
 static bool e2e_ready_echo; /* it is ready-echo (has --backend) */
-static bool e2e_skipped;
 static struct h_srv e2e_srv[4]; /* servers of the running scenario */
 
 /* Start server slot i of the scenario; the test fails if it does not
@@ -63,8 +42,8 @@ static struct h_srv *start(int i, const struct h_start *st)
 	struct h_srv *s = &e2e_srv[i];
 	int rc = h_srv_start(s, e2e_cmd, st);
 
-	CHECK(rc == 0, "server start: expected a listening line, got %s",
-	      h_err_str(rc));
+	H_CHECK(rc == 0, "server start: expected a listening line, got %s",
+		h_err_str(rc));
 	return s;
 }
 
@@ -78,14 +57,14 @@ static struct h_srv *start_args(int i, const char *const *args)
 /* Run the server with args to its exit (at most timeout_ms). */
 static struct h_srv *run_exit(int i, const char *const *args, int timeout_ms)
 {
-	struct h_start st = { .args = args, .no_listen = true };
+	struct h_start st = { .args = args };
 	struct h_srv *s = &e2e_srv[i];
-	int rc = h_srv_start(s, e2e_cmd, &st);
+	int rc = h_srv_run(s, e2e_cmd, &st, timeout_ms);
 
-	CHECK(rc == 0, "start %s: %s", s->cmdline, h_err_str(rc));
-	rc = h_srv_wait(s, timeout_ms, NULL);
-	CHECK(rc == 0, "%s: expected an exit within %d ms, still running",
-	      s->cmdline, timeout_ms);
+	H_CHECK(rc != -ETIMEDOUT,
+		"%s: expected an exit within %d ms, still running", s->cmdline,
+		timeout_ms);
+	H_CHECK(rc == 0, "start %s: %s", s->cmdline, h_err_str(rc));
 	return s;
 }
 
@@ -111,28 +90,28 @@ static void expect_uring_books(struct h_srv *s)
 	 * again in 14 runs). Not held to 0 there until that is understood. */
 	if (strstr(s->cmdline, "--sqpoll"))
 		left = 0;
-	CHECK(left == 0,
-	      "expected every request to complete at stop (open "
-	      "connections' requests cancelled), %lld still out",
-	      left);
+	H_CHECK(left == 0,
+		"expected every request to complete at stop (open "
+		"connections' requests cancelled), %lld still out",
+		left);
 	stale = h_srv_stat(s, "stale");
-	CHECK(stale == 0,
-	      "expected stale == 0 (every completion waited for "
-	      "before a slot is reused), got %lld",
-	      stale);
+	H_CHECK(stale == 0,
+		"expected stale == 0 (every completion waited for "
+		"before a slot is reused), got %lld",
+		stale);
 	out = h_srv_stat(s, "pbufs_out");
-	CHECK(out == 0,
-	      "expected every provided buffer back in the ring at "
-	      "exit (pbufs_out == 0), got %lld",
-	      out);
+	H_CHECK(out == 0,
+		"expected every provided buffer back in the ring at "
+		"exit (pbufs_out == 0), got %lld",
+		out);
 	/* Each request is cancelled at most once: a recv (at the cap or at
 	 * close), a send and an abort at close, an accept, the signal poll. */
 	cancels = h_srv_stat(s, "cancels");
 	most = h_srv_stat(s, "recv_calls") + 2 * h_srv_stat(s, "closed") +
 	       h_srv_stat(s, "accept_calls") + 1;
-	CHECK(cancels <= most,
-	      "expected at most one cancel per request (%lld), got %lld", most,
-	      cancels);
+	H_CHECK(cancels <= most,
+		"expected at most one cancel per request (%lld), got %lld",
+		most, cancels);
 }
 
 /* The stats line shows the program's own counters only: ready-echo none
@@ -142,14 +121,14 @@ static void check_own_counters(const struct h_srv *s)
 	const char *absent = e2e_ready_echo ? "zc_sends" : "ctls";
 	const char *present = e2e_ready_echo ? "ctls" : "zc_sends";
 
-	CHECK(h_srv_stat(s, absent) == -1,
-	      "expected no %s in the stats line of %s", absent, s->cmdline);
-	CHECK(h_srv_stat(s, present) >= 0,
-	      "expected %s in the stats line of %s", present, s->cmdline);
-	CHECK(h_srv_stat(s, "bytes_in_per_s") >= 0 &&
-		  h_srv_stat(s, "interval_ms") >= 0,
-	      "expected bytes_in_per_s and interval_ms in the stats "
-	      "line");
+	H_CHECK(h_srv_stat(s, absent) == -1,
+		"expected no %s in the stats line of %s", absent, s->cmdline);
+	H_CHECK(h_srv_stat(s, present) >= 0,
+		"expected %s in the stats line of %s", present, s->cmdline);
+	H_CHECK(h_srv_stat(s, "bytes_in_per_s") >= 0 &&
+		    h_srv_stat(s, "interval_ms") >= 0,
+		"expected bytes_in_per_s and interval_ms in the stats "
+		"line");
 }
 
 /* Stop s with sig and check the contract: exit 0 within a second (longer
@@ -161,23 +140,24 @@ static void finish_sig(struct h_srv *s, int sig, int64_t *took)
 	int64_t ms = 0;
 	int rc = h_srv_stop(s, sig, 5000, &ms);
 
-	CHECK(rc == 0, "signal %d: expected an exit, still running after 5 s",
-	      sig);
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-	      "signal %d: expected exit status 0, got 0x%x", sig,
-	      (unsigned)s->status);
-	CHECK(ms <= lim, "signal %d: expected exit within %d ms, took %lld ms",
-	      sig, lim, (long long)ms);
+	H_CHECK(rc == 0, "signal %d: expected an exit, still running after 5 s",
+		sig);
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+		"signal %d: expected exit status 0, got 0x%x", sig,
+		(unsigned)s->status);
+	H_CHECK(ms <= lim,
+		"signal %d: expected exit within %d ms, took %lld ms", sig, lim,
+		(long long)ms);
 	h_last_line(s->err, last, sizeof(last));
-	CHECK(!strncmp(last, "stats: final=1 uptime_ms=", 25),
-	      "expected the last stderr line to be the final stats "
-	      "line, got "
-	      "'%s'",
-	      last);
+	H_CHECK(!strncmp(last, "stats: final=1 uptime_ms=", 25),
+		"expected the last stderr line to be the final stats "
+		"line, got "
+		"'%s'",
+		last);
 	expect_uring_books(s);
-	CHECK(h_count_lines_with(s->err, "stats: final=1 ") == 1,
-	      "expected one final stats line, got %d",
-	      h_count_lines_with(s->err, "stats: final=1 "));
+	H_CHECK(h_count_lines_with(s->err, "stats: final=1 ") == 1,
+		"expected one final stats line, got %d",
+		h_count_lines_with(s->err, "stats: final=1 "));
 	check_own_counters(s);
 	if (took)
 		*took = ms;
@@ -201,8 +181,9 @@ static void expect_counters(struct h_srv *s)
 	     name = strtok_r(NULL, ",", &save)) {
 		v = h_srv_stat(s, name);
 		print_message("%s=%lld\n", name, v);
-		CHECK(v > 0, "expected counter %s > 0 (the path ran), got %lld",
-		      name, v);
+		H_CHECK(v > 0,
+			"expected counter %s > 0 (the path ran), got %lld",
+			name, v);
 	}
 }
 
@@ -217,7 +198,8 @@ static int conn_to(const char *host, unsigned port)
 {
 	int fd = h_connect(host, port, 0, 0, false);
 
-	CHECK(fd >= 0, "connect to %s port %u: %s", host, port, h_err_str(fd));
+	H_CHECK(fd >= 0, "connect to %s port %u: %s", host, port,
+		h_err_str(fd));
 	return fd;
 }
 
@@ -230,8 +212,8 @@ static void echo_ok(int fd, uint64_t tag, const char *what)
 {
 	int rc = h_echo_small(fd, tag, T_ECHO);
 
-	CHECK(rc == 0, "%s: expected an 8-byte echo, got %s", what,
-	      h_err_str(rc));
+	H_CHECK(rc == 0, "%s: expected an 8-byte echo, got %s", what,
+		h_err_str(rc));
 }
 
 /* Echo len stream bytes of seed on fd, verifying each. */
@@ -246,12 +228,12 @@ static void echo_stream(int fd, uint64_t seed, size_t len, size_t chunk,
 	size_t at = 0;
 	int rc = h_echo_run(fd, &e, &at);
 
-	CHECK(rc == 0,
-	      "echo of %zu bytes (chunks %s1..%zu): expected all back "
-	      "intact, "
-	      "got %s at byte %zu",
-	      len, seg_seed ? "random " : "", chunk ? chunk : 65536,
-	      h_err_str(rc), at);
+	H_CHECK(rc == 0,
+		"echo of %zu bytes (chunks %s1..%zu): expected all back "
+		"intact, "
+		"got %s at byte %zu",
+		len, seg_seed ? "random " : "", chunk ? chunk : 65536,
+		h_err_str(rc), at);
 }
 
 /* Poll the counter name until it satisfies ok(value, want) or timeout_ms
@@ -288,20 +270,6 @@ static bool err_has(struct h_srv *s, const char *needle)
 	}
 }
 
-/* Wait for the server's descriptor count to come back to want. */
-static int fds_wait(struct h_srv *s, int want, int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	int n;
-
-	for (;;) {
-		n = h_proc_fds(s->pid);
-		if (n == want || h_now_ms() >= deadline)
-			return n;
-		h_sleep_ms(10);
-	}
-}
-
 /* Open n non-blocking connections in batches (the listen backlog may be
  * shorter than n) and wait for each handshake. */
 static void conn_many(unsigned port, int *fds, int n, int batch)
@@ -311,14 +279,14 @@ static void conn_many(unsigned port, int *fds, int n, int batch)
 
 		for (int j = i; j < end; j++) {
 			fds[j] = h_connect(LO4, port, 0, 0, true);
-			CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
-			      h_err_str(fds[j]));
+			H_CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
+				h_err_str(fds[j]));
 		}
 		for (int j = i; j < end; j++) {
 			int rc = h_connected(fds[j], 5000);
 
-			CHECK(rc == 0, "connection %d of %d: handshake: %s", j,
-			      n, h_err_str(rc));
+			H_CHECK(rc == 0, "connection %d of %d: handshake: %s",
+				j, n, h_err_str(rc));
 		}
 	}
 }
@@ -358,13 +326,13 @@ static void echo_pipelined(unsigned port, uint64_t seed)
 		for (size_t j = 0; j < n; j++)
 			out[total + j] = (uint8_t)h_rng_next(&r);
 		rc = h_send_all(fd, out + total, n, 2000);
-		CHECK(rc == 0, "pipelined send %d: %s", i, h_err_str(rc));
+		H_CHECK(rc == 0, "pipelined send %d: %s", i, h_err_str(rc));
 		total += n;
 	}
 	rc = h_recv_exact(fd, back, total, T_ECHO, NULL);
-	CHECK(rc == 0, "pipelined: expected %zu bytes back, got %s", total,
-	      h_err_str(rc));
-	CHECK(!memcmp(out, back, total), "pipelined: echo differs");
+	H_CHECK(rc == 0, "pipelined: expected %zu bytes back, got %s", total,
+		h_err_str(rc));
+	H_CHECK(!memcmp(out, back, total), "pipelined: echo differs");
 	close(fd);
 }
 
@@ -387,23 +355,23 @@ static void echo_interleaved(unsigned port, uint64_t seed)
 			len[c] = 1 + (size_t)h_rng_below(&sz, MAXMSG);
 			h_rng_fill(&tx[c], buf, len[c]);
 			rc = h_send_all(fd[c], buf, len[c], 2000);
-			CHECK(rc == 0, "interleaved send: %s", h_err_str(rc));
+			H_CHECK(rc == 0, "interleaved send: %s", h_err_str(rc));
 		}
 		/* Read back in the reverse order of sending. */
 		for (int c = NC - 1; c >= 0; c--) {
 			ssize_t bad;
 
 			rc = h_recv_exact(fd[c], buf, len[c], T_ECHO, NULL);
-			CHECK(rc == 0,
-			      "interleaved: round %d conn %d: expected "
-			      "%zu "
-			      "bytes, got %s",
-			      round, c, len[c], h_err_str(rc));
+			H_CHECK(rc == 0,
+				"interleaved: round %d conn %d: expected "
+				"%zu "
+				"bytes, got %s",
+				round, c, len[c], h_err_str(rc));
 			bad = h_rng_check(&rx[c], buf, len[c]);
-			CHECK(bad < 0,
-			      "interleaved: round %d conn %d: wrong "
-			      "byte at %zd",
-			      round, c, bad);
+			H_CHECK(bad < 0,
+				"interleaved: round %d conn %d: wrong "
+				"byte at %zd",
+				round, c, bad);
 		}
 	}
 	for (int c = 0; c < NC; c++)
@@ -424,8 +392,8 @@ static void echo_suite(unsigned port, size_t max_size, uint64_t seed)
 		all[511 - i] = (uint8_t)i;
 	}
 	rc = h_echo_buf(fd, all, sizeof(all), T_ECHO);
-	CHECK(rc == 0, "all 256 byte values: expected them back, got %s",
-	      h_err_str(rc));
+	H_CHECK(rc == 0, "all 256 byte values: expected them back, got %s",
+		h_err_str(rc));
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		if (sizes[i] <= max_size)
 			echo_stream(fd, seed + i, sizes[i], 0, 0);
@@ -469,11 +437,12 @@ static void t_echo_large(void **state)
 
 	rc = h_echo_run(fd, &e, &at);
 	ms = h_now_ms() - t0;
-	CHECK(rc == 0, "64 MiB duplex: expected all back intact, got %s at %zu",
-	      h_err_str(rc), at);
+	H_CHECK(rc == 0,
+		"64 MiB duplex: expected all back intact, got %s at %zu",
+		h_err_str(rc), at);
 	print_message("64 MiB echoed in %lld ms\n", (long long)ms);
-	CHECK(ms < lim, "64 MiB: expected under %d ms, took %lld ms", lim,
-	      (long long)ms);
+	H_CHECK(ms < lim, "64 MiB: expected under %d ms, took %lld ms", lim,
+		(long long)ms);
 	close(fd);
 	finish(s);
 }
@@ -487,12 +456,12 @@ static void t_ipv6(void **state)
 	int fd;
 
 	if (!h_have_ipv6_loopback())
-		SKIP("::1 is not configured on this host");
+		H_SKIP("::1 is not configured on this host");
 	s = start_args(0, ARGV("--host", "::1", "--port", "0"));
 	snprintf(want, sizeof(want), "listening on [::1]:%u\n", s->port);
-	CHECK(!strncmp(s->out, want, strlen(want)),
-	      "expected first line '%.*s', got '%.60s'", (int)strlen(want) - 1,
-	      want, s->out);
+	H_CHECK(!strncmp(s->out, want, strlen(want)),
+		"expected first line '%.*s', got '%.60s'",
+		(int)strlen(want) - 1, want, s->out);
 	fd = conn_to(LO6, s->port);
 	echo_ok(fd, 6, "IPv6 small echo");
 	echo_stream(fd, 66, 1 * MIB, 0, 0);
@@ -561,8 +530,8 @@ static int push_for(struct pusher *p, int n, int min_ms, int max_ms)
 
 			if (pf[i].revents)
 				rc = push_some(&p[i]);
-			CHECK(rc == 0, "push on connection %d: %s", i,
-			      h_err_str(rc));
+			H_CHECK(rc == 0, "push on connection %d: %s", i,
+				h_err_str(rc));
 		}
 	}
 }
@@ -578,9 +547,9 @@ static void drain_all(struct pusher *p, int n, int timeout_ms)
 	for (int i = 0; i < n; i++)
 		left -= p[i].rcvd == p[i].sent;
 	while (left > 0) {
-		CHECK(h_now_ms() < deadline,
-		      "read back: %d connections still short after %d ms", left,
-		      timeout_ms);
+		H_CHECK(h_now_ms() < deadline,
+			"read back: %d connections still short after %d ms",
+			left, timeout_ms);
 		for (int i = 0; i < n; i++)
 			pf[i] = (struct pollfd){ .fd = p[i].rcvd < p[i].sent
 							   ? p[i].fd
@@ -599,14 +568,14 @@ static void drain_all(struct pusher *p, int n, int timeout_ms)
 				 MSG_DONTWAIT);
 			if (r < 0 && errno == EAGAIN)
 				continue;
-			CHECK(r > 0,
-			      "read back conn %d: expected %zu more "
-			      "bytes, "
-			      "got %s",
-			      i, want, r ? strerror(errno) : "EOF");
+			H_CHECK(r > 0,
+				"read back conn %d: expected %zu more "
+				"bytes, "
+				"got %s",
+				i, want, r ? strerror(errno) : "EOF");
 			bad = h_rng_check(&p[i].rx, buf, (size_t)r);
-			CHECK(bad < 0, "read back conn %d: wrong byte at %zu",
-			      i, p[i].rcvd + (size_t)bad);
+			H_CHECK(bad < 0, "read back conn %d: wrong byte at %zu",
+				i, p[i].rcvd + (size_t)bad);
 			p[i].rcvd += (size_t)r;
 			left -= p[i].rcvd == p[i].sent;
 		}
@@ -633,9 +602,9 @@ static void t_slow_reader(void **state)
 		lim = lim * 3 + 32 * 1024;
 	for (int i = 0; i < NC; i++) {
 		p[i].fd = h_connect(LO4, s->port, 4096, 4096, true);
-		CHECK(p[i].fd >= 0, "slow client %d: %s", i,
-		      h_err_str(p[i].fd));
-		CHECK(h_connected(p[i].fd, 5000) == 0, "slow client %d", i);
+		H_CHECK(p[i].fd >= 0, "slow client %d: %s", i,
+			h_err_str(p[i].fd));
+		H_CHECK(h_connected(p[i].fd, 5000) == 0, "slow client %d", i);
 		h_rng_seed(&p[i].tx, 4000 + (uint64_t)i);
 		h_rng_seed(&p[i].rx, 4000 + (uint64_t)i);
 	}
@@ -646,15 +615,15 @@ static void t_slow_reader(void **state)
 	print_message("pushed %zu KiB on %d connections (%d held back); "
 		      "server RSS +%ld KiB\n",
 		      total / KIB, NC, blocked, grown);
-	CHECK(grown < lim,
-	      "server RSS grew by %ld KiB while %d clients did not read: "
-	      "expected under %ld KiB (output bounded by --buf-size)",
-	      grown, NC, lim);
-	CHECK(blocked == NC,
-	      "expected every non-reading client to be held back, %d "
-	      "of %d "
-	      "still could send after 3 s (%zu KiB pushed)",
-	      blocked, NC, total / KIB);
+	H_CHECK(grown < lim,
+		"server RSS grew by %ld KiB while %d clients did not read: "
+		"expected under %ld KiB (output bounded by --buf-size)",
+		grown, NC, lim);
+	H_CHECK(blocked == NC,
+		"expected every non-reading client to be held back, %d "
+		"of %d "
+		"still could send after 3 s (%zu KiB pushed)",
+		blocked, NC, total / KIB);
 
 	fd = conn(s->port);
 	echo_stream(fd, 5, 64 * KIB, 0, 0);
@@ -662,8 +631,8 @@ static void t_slow_reader(void **state)
 
 	drain_all(p, NC, 20000);
 	for (int i = 0; i < NC; i++)
-		CHECK(h_readable(p[i].fd, 0) == 0,
-		      "conn %d: more bytes than were sent", i);
+		H_CHECK(h_readable(p[i].fd, 0) == 0,
+			"conn %d: more bytes than were sent", i);
 	for (int i = 0; i < NC; i++)
 		close(p[i].fd);
 	finish(s);
@@ -685,9 +654,9 @@ static void t_half_close(void **state)
 	close(fd);
 	closed0 = stat_wait(s, "closed", 1, 1, 2000);
 	base = h_proc_fds(s->pid);
-	CHECK(base > 0 && closed0 >= 1,
-	      "expected an fd count and a stats line, got %d and %lld", base,
-	      closed0);
+	H_CHECK(base > 0 && closed0 >= 1,
+		"expected an fd count and a stats line, got %d and %lld", base,
+		closed0);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct h_echo e = { .seed = 50 + i,
 				    .len = sizes[i],
@@ -698,30 +667,30 @@ static void t_half_close(void **state)
 
 		fd = conn(s->port);
 		rc = h_echo_run(fd, &e, &at);
-		CHECK(rc == 0,
-		      "%zu bytes then SHUT_WR: expected all back then "
-		      "EOF, "
-		      "got %s at byte %zu",
-		      sizes[i], h_err_str(rc), at);
+		H_CHECK(rc == 0,
+			"%zu bytes then SHUT_WR: expected all back then "
+			"EOF, "
+			"got %s at byte %zu",
+			sizes[i], h_err_str(rc), at);
 		/* The server must close its side by itself once the echo is
 		 * flushed, while this client still holds its socket open: a
 		 * server that waited for the client's close would leak every
 		 * half-closed connection whose client lingers. */
 		closed =
 		    stat_wait(s, "closed", 1, closed0 + 1 + (long long)i, 2000);
-		CHECK(closed >= closed0 + 1 + (long long)i,
-		      "%zu bytes then SHUT_WR: expected the server to "
-		      "close "
-		      "(closed >= %lld) before the client does, got %lld",
-		      sizes[i], closed0 + 1 + (long long)i, closed);
+		H_CHECK(closed >= closed0 + 1 + (long long)i,
+			"%zu bytes then SHUT_WR: expected the server to "
+			"close "
+			"(closed >= %lld) before the client does, got %lld",
+			sizes[i], closed0 + 1 + (long long)i, closed);
 		close(fd);
 	}
 	closed = stat_wait(s, "closed", 1, closed0 + 4, 2000);
-	CHECK(closed >= closed0 + 4, "expected closed >= %lld, got %lld",
-	      closed0 + 4, closed);
-	n = fds_wait(s, base, 1000);
-	CHECK(n == base, "expected the server's fd count back to %d, got %d",
-	      base, n);
+	H_CHECK(closed >= closed0 + 4, "expected closed >= %lld, got %lld",
+		closed0 + 4, closed);
+	n = h_proc_fds_wait(s->pid, base, 1000);
+	H_CHECK(n == base, "expected the server's fd count back to %d, got %d",
+		base, n);
 	finish(s);
 }
 
@@ -766,32 +735,32 @@ static void t_reset(void **state)
 	/* (a) data sent, RST before reading the echo. */
 	fd = conn(s->port);
 	memset(buf, 'a', 1000);
-	CHECK(h_send_all(fd, buf, 1000, 2000) == 0, "(a) send");
+	H_CHECK(h_send_all(fd, buf, 1000, 2000) == 0, "(a) send");
 	h_rst(fd);
 
 	/* (b) the server holds output for us: its send meets the RST. */
 	fd = conn(s->port);
 	pushed = push_until_full(fd, 8 * MIB, 2000);
-	CHECK(pushed > 64 * KIB, "(b) expected to push over 64 KiB, %zu",
-	      pushed);
+	H_CHECK(pushed > 64 * KIB, "(b) expected to push over 64 KiB, %zu",
+		pushed);
 	h_sleep_ms(50);
 	h_rst(fd);
 
 	/* (c) mid-echo: some of the echo read, the rest in flight. */
 	fd = conn(s->port);
 	memset(buf, 'c', sizeof(buf));
-	CHECK(h_send_all(fd, buf, sizeof(buf), 5000) == 0, "(c) send");
+	H_CHECK(h_send_all(fd, buf, sizeof(buf), 5000) == 0, "(c) send");
 	rc = h_recv_exact(fd, buf, 64 * KIB, T_ECHO, NULL);
-	CHECK(rc == 0, "(c) expected the first 64 KiB back, got %s",
-	      h_err_str(rc));
+	H_CHECK(rc == 0, "(c) expected the first 64 KiB back, got %s",
+		h_err_str(rc));
 	h_rst(fd);
 
-	CHECK(h_srv_alive(s), "expected the server alive after the resets");
+	H_CHECK(h_srv_alive(s), "expected the server alive after the resets");
 	/* Whether a reset ends in EPIPE depends on timing, so check the
 	 * disposition itself: SIGPIPE must not kill the server. */
 	kill(s->pid, SIGPIPE);
 	h_sleep_ms(50);
-	CHECK(h_srv_alive(s), "expected the server to survive SIGPIPE");
+	H_CHECK(h_srv_alive(s), "expected the server to survive SIGPIPE");
 	fd = conn(s->port);
 	echo_stream(fd, 6, 1 * MIB, 0, 0);
 	close(fd);
@@ -799,10 +768,10 @@ static void t_reset(void **state)
 	echo_stream(keep, 7, 256 * KIB, 0, 0);
 
 	resets = stat_wait(s, "resets", 1, 1, 2000);
-	CHECK(resets >= 1, "expected resets >= 1, got %lld", resets);
-	n = fds_wait(s, base, 1000);
-	CHECK(n == base, "expected the server's fd count back to %d, got %d",
-	      base, n);
+	H_CHECK(resets >= 1, "expected resets >= 1, got %lld", resets);
+	n = h_proc_fds_wait(s->pid, base, 1000);
+	H_CHECK(n == base, "expected the server's fd count back to %d, got %d",
+		base, n);
 	close(keep);
 	finish(s);
 }
@@ -829,9 +798,9 @@ static void t_emfile(void **state)
 	while (ns < MAXC) {
 		int fd = h_connect(LO4, s->port, 0, 0, true);
 
-		CHECK(fd >= 0, "connect %d: %s", ns, h_err_str(fd));
-		CHECK(h_connected(fd, 2000) == 0, "handshake %d", ns);
-		CHECK(h_send_tag(fd, (uint64_t)ns) == 0, "send %d", ns);
+		H_CHECK(fd >= 0, "connect %d: %s", ns, h_err_str(fd));
+		H_CHECK(h_connected(fd, 2000) == 0, "handshake %d", ns);
+		H_CHECK(h_send_tag(fd, (uint64_t)ns) == 0, "send %d", ns);
 		rc = h_recv_tag(fd, (uint64_t)ns, 300);
 		/* A busy machine may just be slow: a server at EMFILE stays
 		 * silent for good, so a second look tells them apart. */
@@ -842,20 +811,20 @@ static void t_emfile(void **state)
 			waiting[nw++] = fd;
 			break;
 		}
-		CHECK(rc == 0, "conn %d: expected its echo, got %s", ns,
-		      h_err_str(rc));
+		H_CHECK(rc == 0, "conn %d: expected its echo, got %s", ns,
+			h_err_str(rc));
 		served[ns++] = fd;
 	}
-	CHECK(nw == 1 && ns >= 12,
-	      "expected the server to run out of descriptors after a "
-	      "dozen "
-	      "or more connections; %d served, %d waiting",
-	      ns, nw);
+	H_CHECK(nw == 1 && ns >= 12,
+		"expected the server to run out of descriptors after a "
+		"dozen "
+		"or more connections; %d served, %d waiting",
+		ns, nw);
 	for (int i = 0; i < EXTRA_WAIT; i++) {
 		int fd = conn(s->port);
 
 		wtag[nw] = 1000u + (uint64_t)i;
-		CHECK(h_send_tag(fd, wtag[nw]) == 0, "send waiting");
+		H_CHECK(h_send_tag(fd, wtag[nw]) == 0, "send waiting");
 		waiting[nw++] = fd;
 	}
 	for (int i = 0; i < ns; i++)
@@ -864,18 +833,18 @@ static void t_emfile(void **state)
 	t0 = h_proc_cpu_ticks(s->pid);
 	h_sleep_ms(1000);
 	ticks = h_proc_cpu_ticks(s->pid) - t0;
-	CHECK(t0 >= 0 && ticks < 20,
-	      "at EMFILE, expected under 20 CPU ticks in 1 s (no "
-	      "spinning), "
-	      "got %lld",
-	      ticks);
+	H_CHECK(t0 >= 0 && ticks < 20,
+		"at EMFILE, expected under 20 CPU ticks in 1 s (no "
+		"spinning), "
+		"got %lld",
+		ticks);
 	emfile = h_srv_stat_now(s, "emfile");
-	CHECK(emfile >= 1, "expected emfile >= 1, got %lld", emfile);
+	H_CHECK(emfile >= 1, "expected emfile >= 1, got %lld", emfile);
 	for (int i = 0; i < nw; i++)
-		CHECK(h_readable(waiting[i], 0) == 0,
-		      "waiting conn %d: echoed without a free "
-		      "descriptor?",
-		      i);
+		H_CHECK(h_readable(waiting[i], 0) == 0,
+			"waiting conn %d: echoed without a free "
+			"descriptor?",
+			i);
 
 	/* Free 10 descriptors: the waiting connections get served. */
 	for (int i = 0; i < 10; i++)
@@ -885,11 +854,11 @@ static void t_emfile(void **state)
 		int left = (int)(deadline - h_now_ms());
 
 		rc = h_recv_tag(waiting[i], wtag[i], left > 0 ? left : 0);
-		CHECK(rc == 0,
-		      "waiting conn %d: expected its echo within 1.5 s "
-		      "of "
-		      "freeing descriptors, got %s",
-		      i, h_err_str(rc));
+		H_CHECK(rc == 0,
+			"waiting conn %d: expected its echo within 1.5 s "
+			"of "
+			"freeing descriptors, got %s",
+			i, h_err_str(rc));
 		echo_ok(waiting[i], 200u + (uint64_t)i, "formerly waiting");
 	}
 	for (int i = 0; i < ns; i++)
@@ -914,14 +883,14 @@ static void t_fd_setsize(void **state)
 	int64_t deadline;
 
 	if (!e2e_select)
-		SKIP("only the select backend has an FD_SETSIZE limit");
-	CHECK(h_nofile_max() >= NC + 100, "own RLIMIT_NOFILE too low");
+		H_SKIP("only the select backend has an FD_SETSIZE limit");
+	H_CHECK(h_nofile_max() >= NC + 100, "own RLIMIT_NOFILE too low");
 	s = start(0, &st);
 	h_sleep_ms(100);
 	h_srv_pump(s);
-	CHECK(warning_about(s->err, "select") ||
-		  warning_about(s->err, "FD_SETSIZE"),
-	      "expected a start-up warning: line about select's limit");
+	H_CHECK(warning_about(s->err, "select") ||
+		    warning_about(s->err, "FD_SETSIZE"),
+		"expected a start-up warning: line about select's limit");
 	conn_many(s->port, fds, NC, 100);
 	for (int i = 0; i < NC; i++) {
 		int rc = h_send_tag(fds[i], (uint64_t)i);
@@ -933,7 +902,7 @@ static void t_fd_setsize(void **state)
 			pending--;
 			continue;
 		}
-		CHECK(rc == 0, "send %d: %s", i, h_err_str(rc));
+		H_CHECK(rc == 0, "send %d: %s", i, h_err_str(rc));
 	}
 
 	/* Each connection is either echoed or closed by the server. */
@@ -945,10 +914,10 @@ static void t_fd_setsize(void **state)
 			if (state_of[i] || h_readable(fds[i], 0) <= 0)
 				continue;
 			rc = h_recv_tag(fds[i], (uint64_t)i, 1000);
-			CHECK(rc != -EPROTO && rc != -ETIMEDOUT,
-			      "conn %d: expected its echo or a close, "
-			      "got %s",
-			      i, h_err_str(rc));
+			H_CHECK(rc != -EPROTO && rc != -ETIMEDOUT,
+				"conn %d: expected its echo or a close, "
+				"got %s",
+				i, h_err_str(rc));
 			state_of[i] = rc == 0 ? 1 : 2;
 			echoed += rc == 0;
 			closed += rc != 0;
@@ -956,22 +925,22 @@ static void t_fd_setsize(void **state)
 		}
 		h_sleep_ms(10);
 	}
-	CHECK(h_srv_alive(s), "expected the select server to survive");
+	H_CHECK(h_srv_alive(s), "expected the select server to survive");
 	print_message("%d echoed, %d closed by the server, %d silent\n", echoed,
 		      closed, pending);
-	CHECK(pending == 0,
-	      "expected every connection echoed or closed, "
-	      "%d silent after 10 s",
-	      pending);
-	CHECK(echoed >= 900 && echoed <= 1024,
-	      "expected about 1000 connections echoed (fds below "
-	      "1024), got "
-	      "%d",
-	      echoed);
-	CHECK(closed >= NC - 1024, "expected at least %d closed, got %d",
-	      NC - 1024, closed);
+	H_CHECK(pending == 0,
+		"expected every connection echoed or closed, "
+		"%d silent after 10 s",
+		pending);
+	H_CHECK(echoed >= 900 && echoed <= 1024,
+		"expected about 1000 connections echoed (fds below "
+		"1024), got "
+		"%d",
+		echoed);
+	H_CHECK(closed >= NC - 1024, "expected at least %d closed, got %d",
+		NC - 1024, closed);
 	refused = h_srv_stat_now(s, "refused_fd");
-	CHECK(refused >= 1, "expected refused_fd >= 1, got %lld", refused);
+	H_CHECK(refused >= 1, "expected refused_fd >= 1, got %lld", refused);
 	for (int i = 0; i < NC; i += 97)
 		if (state_of[i] == 1)
 			echo_ok(fds[i], 5000u + (uint64_t)i, "echoed, again");
@@ -993,7 +962,7 @@ static void t_max_conns(void **state)
 
 	for (int i = 0; i < NC; i++) {
 		fds[i] = conn(s->port);
-		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+		H_CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
 	}
 	deadline = h_now_ms() + 500;
 	for (int i = 0; i < NC; i++) {
@@ -1005,15 +974,15 @@ static void t_max_conns(void **state)
 		else if (rc == -ETIMEDOUT)
 			waiting[nw++] = i;
 		else
-			CHECK(0, "conn %d: got %s", i, h_err_str(rc));
+			H_CHECK(0, "conn %d: got %s", i, h_err_str(rc));
 	}
-	CHECK(ns == MAX && nw == NC - MAX,
-	      "--max-conns 4 and 6 clients: expected 4 echoed within "
-	      "500 ms "
-	      "and 2 waiting, got %d and %d",
-	      ns, nw);
+	H_CHECK(ns == MAX && nw == NC - MAX,
+		"--max-conns 4 and 6 clients: expected 4 echoed within "
+		"500 ms "
+		"and 2 waiting, got %d and %d",
+		ns, nw);
 	peak = h_srv_stat_now(s, "peak");
-	CHECK(peak == MAX, "expected peak == %d, got %lld", MAX, peak);
+	H_CHECK(peak == MAX, "expected peak == %d, got %lld", MAX, peak);
 
 	close(served[0]);
 	close(served[1]);
@@ -1023,19 +992,19 @@ static void t_max_conns(void **state)
 		int rc = h_recv_tag(fds[waiting[i]], (uint64_t)waiting[i],
 				    left > 0 ? left : 0);
 
-		CHECK(rc == 0,
-		      "waiting conn %d: expected its echo within 1 s "
-		      "of two "
-		      "closes, got %s",
-		      waiting[i], h_err_str(rc));
+		H_CHECK(rc == 0,
+			"waiting conn %d: expected its echo within 1 s "
+			"of two "
+			"closes, got %s",
+			waiting[i], h_err_str(rc));
 	}
 	for (int i = 2; i < ns; i++)
 		echo_ok(served[i], 40u + (uint64_t)i, "still served");
 	peak = h_srv_stat_now(s, "peak");
-	CHECK(peak >= 1 && peak <= MAX, "expected peak <= %d, got %lld", MAX,
-	      peak);
+	H_CHECK(peak >= 1 && peak <= MAX, "expected peak <= %d, got %lld", MAX,
+		peak);
 	active = stat_wait(s, "active", 0, MAX, 1000);
-	CHECK(active == MAX, "expected active == %d, got %lld", MAX, active);
+	H_CHECK(active == MAX, "expected active == %d, got %lld", MAX, active);
 	finish(s);
 }
 
@@ -1053,21 +1022,22 @@ static void t_low_ulimit(void **state)
 
 	for (int i = 0; i < NC; i++) {
 		fds[i] = conn(s->port);
-		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+		H_CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
 	}
 	for (int i = 0; i < NC; i++) {
 		int rc = h_recv_tag(fds[i], (uint64_t)i, T_ECHO);
 
-		CHECK(rc == 0, "conn %d at ulimit -n 64: expected echo, got %s",
-		      i, h_err_str(rc));
+		H_CHECK(rc == 0,
+			"conn %d at ulimit -n 64: expected echo, got %s", i,
+			h_err_str(rc));
 	}
 	h_srv_pump(s);
 	nw = h_count_lines_with(s->err, "warning:");
-	CHECK(nw == 1, "expected exactly one warning: line, got %d", nw);
-	CHECK(warning_about(s->err, "64") || warning_about(s->err, "limit") ||
-		  warning_about(s->err, "NOFILE"),
-	      "expected the warning to mention the descriptor limit "
-	      "(64)");
+	H_CHECK(nw == 1, "expected exactly one warning: line, got %d", nw);
+	H_CHECK(warning_about(s->err, "64") || warning_about(s->err, "limit") ||
+		    warning_about(s->err, "NOFILE"),
+		"expected the warning to mention the descriptor limit "
+		"(64)");
 	for (int i = 0; i < NC; i++)
 		close(fds[i]);
 	finish(s);
@@ -1081,19 +1051,19 @@ static void expect_one_line_failure(struct h_srv *s, const char *a,
 {
 	const char *needles[] = { a, b, c };
 
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 1,
-	      "%s: expected exit 1, got status 0x%x", s->cmdline,
-	      (unsigned)s->status);
-	CHECK(h_lines(s->err) == 1 && s->err_len > 0 &&
-		  s->err[s->err_len - 1] == '\n',
-	      "%s: expected exactly one stderr line, got %d: '%s'", s->cmdline,
-	      h_lines(s->err), s->err ? s->err : "");
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 1,
+		"%s: expected exit 1, got status 0x%x", s->cmdline,
+		(unsigned)s->status);
+	H_CHECK(h_lines(s->err) == 1 && s->err_len > 0 &&
+		    s->err[s->err_len - 1] == '\n',
+		"%s: expected exactly one stderr line, got %d: '%s'",
+		s->cmdline, h_lines(s->err), s->err ? s->err : "");
 	for (int i = 0; i < 3; i++)
-		CHECK(!needles[i] || strstr(s->err, needles[i]),
-		      "%s: expected '%s' in '%s'", s->cmdline, needles[i],
-		      s->err);
-	CHECK(s->out_len == 0, "%s: expected no stdout, got '%s'", s->cmdline,
-	      s->out);
+		H_CHECK(!needles[i] || strstr(s->err, needles[i]),
+			"%s: expected '%s' in '%s'", s->cmdline, needles[i],
+			s->err);
+	H_CHECK(s->out_len == 0, "%s: expected no stdout, got '%s'", s->cmdline,
+		s->out);
 }
 
 static void t_port_in_use(void **state)
@@ -1116,11 +1086,11 @@ static void t_port_in_use(void **state)
 	expect_one_line_failure(c, "203.0.113.1", NULL, NULL);
 
 	d = run_exit(3, ARGV("--host", "not-an-ip", "--port", "0"), 2000);
-	CHECK(WIFEXITED(d->status) &&
-		  (WEXITSTATUS(d->status) == 1 || WEXITSTATUS(d->status) == 2),
-	      "--host not-an-ip: expected exit 1 or 2, got status 0x%x",
-	      (unsigned)d->status);
-	CHECK(d->out_len == 0, "--host not-an-ip: expected no stdout");
+	H_CHECK(WIFEXITED(d->status) && (WEXITSTATUS(d->status) == 1 ||
+					 WEXITSTATUS(d->status) == 2),
+		"--host not-an-ip: expected exit 1 or 2, got status 0x%x",
+		(unsigned)d->status);
+	H_CHECK(d->out_len == 0, "--host not-an-ip: expected no stdout");
 	finish(a);
 }
 
@@ -1152,28 +1122,29 @@ static void t_bad_args(void **state)
 	char *help, try_line[128];
 
 	s = run_exit(0, ARGV("--help"), 2000);
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-	      "--help: expected exit 0, got status 0x%x", (unsigned)s->status);
-	CHECK(s->out && strstr(s->out, "Usage:"),
-	      "--help: expected 'Usage:' on stdout");
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+		"--help: expected exit 0, got status 0x%x",
+		(unsigned)s->status);
+	H_CHECK(s->out && strstr(s->out, "Usage:"),
+		"--help: expected 'Usage:' on stdout");
 	help = strdup(s->out);
-	CHECK(help, "strdup");
+	H_CHECK(help, "strdup");
 	h_srv_free(s);
 
 	s = run_exit(0, ARGV("-h"), 2000);
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-	      "-h: expected exit 0, got status 0x%x", (unsigned)s->status);
-	CHECK(s->out && !strcmp(s->out, help),
-	      "-h: expected the --help text on stdout");
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+		"-h: expected exit 0, got status 0x%x", (unsigned)s->status);
+	H_CHECK(s->out && !strcmp(s->out, help),
+		"-h: expected the --help text on stdout");
 	h_srv_free(s);
 
 	s = run_exit(0, ARGV("--version"), 2000);
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-	      "--version: expected exit 0, got status 0x%x",
-	      (unsigned)s->status);
-	CHECK(s->out_len > 1 && s->out[0] != '\n' && strchr(s->out, '\n'),
-	      "--version: expected a version line on stdout, got '%s'",
-	      s->out ? s->out : "");
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+		"--version: expected exit 0, got status 0x%x",
+		(unsigned)s->status);
+	H_CHECK(s->out_len > 1 && s->out[0] != '\n' && strchr(s->out, '\n'),
+		"--version: expected a version line on stdout, got '%s'",
+		s->out ? s->out : "");
 	h_srv_free(s);
 
 	snprintf(try_line, sizeof(try_line),
@@ -1185,21 +1156,21 @@ static void t_bad_args(void **state)
 		const char *nl;
 
 		s = run_exit(0, bad[i].argv, 2000);
-		CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 2,
-		      "%s: expected exit 2 (bad usage), got status 0x%x",
-		      s->cmdline, (unsigned)s->status);
+		H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 2,
+			"%s: expected exit 2 (bad usage), got status 0x%x",
+			s->cmdline, (unsigned)s->status);
 		/* One line naming the option and the value, then the hint. */
 		nl = s->err ? strchr(s->err, '\n') : NULL;
-		CHECK(nl && !strcmp(nl, try_line),
-		      "%s: expected one error line, then%s got '%s'",
-		      s->cmdline, try_line, s->err ? s->err : "");
-		CHECK(memmem(s->err, (size_t)(nl - s->err), bad[i].names,
-			     strlen(bad[i].names)),
-		      "%s: expected the error to name \"%s\", got '%s'",
-		      s->cmdline, bad[i].names, s->err);
-		CHECK(s->out_len == 0,
-		      "%s: expected nothing on stdout, got '%s'", s->cmdline,
-		      s->out);
+		H_CHECK(nl && !strcmp(nl, try_line),
+			"%s: expected one error line, then%s got '%s'",
+			s->cmdline, try_line, s->err ? s->err : "");
+		H_CHECK(memmem(s->err, (size_t)(nl - s->err), bad[i].names,
+			       strlen(bad[i].names)),
+			"%s: expected the error to name \"%s\", got '%s'",
+			s->cmdline, bad[i].names, s->err);
+		H_CHECK(s->out_len == 0,
+			"%s: expected nothing on stdout, got '%s'", s->cmdline,
+			s->out);
 		h_srv_free(s);
 	}
 	free(help);
@@ -1229,29 +1200,30 @@ static void signals_with(int slot, int sig)
 	for (int i = 0; i < NBUSY; i++) {
 		int fd = h_connect(LO4, s->port, 4096, 4096, false);
 
-		CHECK(fd >= 0, "busy conn %d: %s", i, h_err_str(fd));
+		H_CHECK(fd >= 0, "busy conn %d: %s", i, h_err_str(fd));
 		fds[NC - NBUSY - 1 + i] = busy[i].fd = fd;
 		h_rng_seed(&busy[i].tx, (uint64_t)i);
 	}
 	push_for(busy, NBUSY, 100, 1000);
 	for (int i = 0; i < NBUSY; i++)
-		CHECK(busy[i].sent > 64 * KIB, "busy conn %d: pushed only %zu",
-		      i, busy[i].sent);
+		H_CHECK(busy[i].sent > 64 * KIB,
+			"busy conn %d: pushed only %zu", i, busy[i].sent);
 	/* Half-closed, echo unread. */
 	fds[NC - 1] = conn(s->port);
 	memset(half, 'h', sizeof(half));
-	CHECK(h_send_all(fds[NC - 1], half, sizeof(half), 2000) == 0, "send");
+	H_CHECK(h_send_all(fds[NC - 1], half, sizeof(half), 2000) == 0, "send");
 	shutdown(fds[NC - 1], SHUT_WR);
 
 	accepted = stat_wait(s, "accepted", 1, NC, 2000);
-	CHECK(accepted >= NC, "expected accepted >= %d before the signal, %lld",
-	      NC, accepted);
+	H_CHECK(accepted >= NC,
+		"expected accepted >= %d before the signal, %lld", NC,
+		accepted);
 	finish_sig(s, sig, &ms);
 	print_message("signal %d: exit 0 after %lld ms with %d connections\n",
 		      sig, (long long)ms, NC);
 	accepted = h_srv_stat(s, "accepted");
-	CHECK(accepted >= NC, "final stats: expected accepted >= %d, got %lld",
-	      NC, accepted);
+	H_CHECK(accepted >= NC,
+		"final stats: expected accepted >= %d, got %lld", NC, accepted);
 	for (int i = 0; i < NC; i++)
 		close(fds[i]);
 	memset(busy, 0, sizeof(busy));
@@ -1278,10 +1250,10 @@ static void t_many_conns(void **state)
 	int64_t t0;
 
 	if (e2e_select)
-		SKIP("select holds at most FD_SETSIZE descriptors");
+		H_SKIP("select holds at most FD_SETSIZE descriptors");
 	if (h_nofile_max() < NOFILE + 100 || h_nofile_hard() < NOFILE)
-		SKIP("RLIMIT_NOFILE hard limit %lu is below %d",
-		     h_nofile_hard(), NOFILE + 100);
+		H_SKIP("RLIMIT_NOFILE hard limit %lu is below %d",
+		       h_nofile_hard(), NOFILE + 100);
 	s = start(0, &st);
 	t0 = h_now_ms();
 	conn_many(s->port, fds, NC, 500);
@@ -1289,29 +1261,29 @@ static void t_many_conns(void **state)
 		      (long long)(h_now_ms() - t0));
 	for (int i = 0; i < NC; i += 500) {
 		for (int j = i; j < i + 500; j++)
-			CHECK(h_send_tag(fds[j], (uint64_t)j * 2654435761u) ==
-				  0,
-			      "send %d", j);
+			H_CHECK(h_send_tag(fds[j], (uint64_t)j * 2654435761u) ==
+				    0,
+				"send %d", j);
 		for (int j = i; j < i + 500; j++) {
 			int rc = h_recv_tag(fds[j], (uint64_t)j * 2654435761u,
 					    T_ECHO);
 
-			CHECK(rc == 0,
-			      "conn %d of %d: expected its echo, got %s", j, NC,
-			      h_err_str(rc));
+			H_CHECK(rc == 0,
+				"conn %d of %d: expected its echo, got %s", j,
+				NC, h_err_str(rc));
 		}
 	}
 	print_message("%d echoes verified after %lld ms\n", NC,
 		      (long long)(h_now_ms() - t0));
 	active = h_srv_stat_now(s, "active");
-	CHECK(active == NC, "expected active == %d, got %lld", NC, active);
+	H_CHECK(active == NC, "expected active == %d, got %lld", NC, active);
 	for (int i = 0; i < NC; i++)
 		close(fds[i]);
 	active = stat_wait(s, "active", 0, 0, 2000);
-	CHECK(active == 0,
-	      "expected active == 0 within 2 s of closing all, "
-	      "got %lld",
-	      active);
+	H_CHECK(active == 0,
+		"expected active == 0 within 2 s of closing all, "
+		"got %lld",
+		active);
 	finish(s);
 }
 
@@ -1347,7 +1319,7 @@ static void rst_cycles(unsigned port, int n, struct h_rng *r)
 		int fd = conn(port);
 		size_t len = 1 + (size_t)h_rng_below(r, sizeof(buf));
 
-		CHECK(h_send_all(fd, buf, len, 2000) == 0, "rst cycle send");
+		H_CHECK(h_send_all(fd, buf, len, 2000) == 0, "rst cycle send");
 		if (i % 2)
 			h_recv_exact(fd, buf, len / 2, 1000, NULL);
 		h_rst(fd);
@@ -1377,28 +1349,28 @@ static void t_no_leak(void **state)
 	cycles(s->port, 200, &r);
 	rst_cycles(s->port, 50, &r);
 	active = stat_wait(s, "active", 0, 0, 2000);
-	CHECK(active == 0, "warm-up: expected active == 0, got %lld", active);
+	H_CHECK(active == 0, "warm-up: expected active == 0, got %lld", active);
 	base_fds = h_proc_fds(s->pid);
 	base_rss = h_proc_rss_kib(s->pid);
 
 	cycles(s->port, 3000, &r);
 	rst_cycles(s->port, 1000, &r);
 
-	n = fds_wait(s, base_fds, 1000);
-	CHECK(n == base_fds, "expected the fd count back to %d, got %d",
-	      base_fds, n);
+	n = h_proc_fds_wait(s->pid, base_fds, 1000);
+	H_CHECK(n == base_fds, "expected the fd count back to %d, got %d",
+		base_fds, n);
 	grown = h_proc_rss_kib(s->pid) - base_rss;
 	print_message("RSS %ld KiB, +%ld KiB after 4000 cycles\n", base_rss,
 		      grown);
-	CHECK(grown < lim, "expected RSS growth under %ld KiB, got %ld KiB",
-	      lim, grown);
+	H_CHECK(grown < lim, "expected RSS growth under %ld KiB, got %ld KiB",
+		lim, grown);
 	active = stat_wait(s, "active", 0, 0, 1000);
 	acc = h_srv_stat(s, "accepted");
 	closed = h_srv_stat(s, "closed");
-	CHECK(active == 0 && acc == closed && acc >= 4250,
-	      "expected active 0 and closed == accepted (>= 4250), got "
-	      "active %lld, accepted %lld, closed %lld",
-	      active, acc, closed);
+	H_CHECK(active == 0 && acc == closed && acc >= 4250,
+		"expected active 0 and closed == accepted (>= 4250), got "
+		"active %lld, accepted %lld, closed %lld",
+		active, acc, closed);
 	finish(s);
 }
 
@@ -1477,11 +1449,11 @@ static void run_streams(struct h_srv *s, bool storm)
 		h_rng_seed(&st[i].rx, 1000 + (uint64_t)i);
 	}
 	while (done < STRESS_CONNS || (storm && h_now_ms() - t0 < 1000)) {
-		CHECK(h_now_ms() < deadline,
-		      "stress: expected all %d streams back within 60 "
-		      "s, %d "
-		      "done",
-		      STRESS_CONNS, done);
+		H_CHECK(h_now_ms() < deadline,
+			"stress: expected all %d streams back within 60 "
+			"s, %d "
+			"done",
+			STRESS_CONNS, done);
 		for (i = 0; i < STRESS_CONNS; i++) {
 			pf[i].fd = st[i].rcvd < STRESS_BYTES ? st[i].fd : -1;
 			pf[i].events = POLLIN;
@@ -1502,11 +1474,11 @@ static void run_streams(struct h_srv *s, bool storm)
 		}
 		done = 0;
 		for (i = 0; i < STRESS_CONNS; i++) {
-			CHECK(stream_send(&st[i]) && stream_recv(&st[i]),
-			      "stress: stream %d broke after %zu bytes "
-			      "back "
-			      "(wrong byte, EOF or error)",
-			      i, st[i].rcvd);
+			H_CHECK(stream_send(&st[i]) && stream_recv(&st[i]),
+				"stress: stream %d broke after %zu bytes "
+				"back "
+				"(wrong byte, EOF or error)",
+				i, st[i].rcvd);
 			done += st[i].rcvd == STRESS_BYTES;
 		}
 	}
@@ -1535,14 +1507,14 @@ static void t_signal_storm(void **state)
 	int nstats;
 
 	run_streams(s, true);
-	CHECK(h_srv_alive(s), "expected the server alive after the storm");
+	H_CHECK(h_srv_alive(s), "expected the server alive after the storm");
 	finish(s);
 	/* Every SIGUSR1 was handled while the streams flowed (lines may
 	 * coalesce when signals arrive faster than the loop turns). */
 	nstats = h_count_lines_with(s->err, "stats:");
 	print_message("%d stats lines\n", nstats);
-	CHECK(nstats > 10, "expected many stats lines during the storm, got %d",
-	      nstats);
+	H_CHECK(nstats > 10,
+		"expected many stats lines during the storm, got %d", nstats);
 	/* The final stats line: waits were really interrupted. io_uring is
 	 * the exception: a signal that cuts a wait short mostly surfaces as
 	 * the self-pipe's poll completion, or as the count of SQEs the same
@@ -1551,8 +1523,8 @@ static void t_signal_storm(void **state)
 	eintr = h_srv_stat(s, "eintr");
 	print_message("eintr=%lld\n", eintr);
 	if (!strstr(s->cmdline, "uring-echo"))
-		CHECK(eintr > 0, "expected eintr > 0 after the storm, got %lld",
-		      eintr);
+		H_CHECK(eintr > 0,
+			"expected eintr > 0 after the storm, got %lld", eintr);
 }
 
 /* --- 19. accept_burst: connects queued far past --max-conns ------------- */
@@ -1584,11 +1556,11 @@ static int burst_collect(int *fds, int *st, int n, int want, int ms)
 			if (!pf[i].revents)
 				continue;
 			rc = h_recv_tag(fds[i], (uint64_t)i, 2000);
-			CHECK(rc == 0,
-			      "burst conn %d: expected to wait in the "
-			      "backlog "
-			      "until a slot frees, then its echo; got %s",
-			      i, h_err_str(rc));
+			H_CHECK(rc == 0,
+				"burst conn %d: expected to wait in the "
+				"backlog "
+				"until a slot frees, then its echo; got %s",
+				i, h_err_str(rc));
 			st[i] = B_SERVED;
 			got++;
 		}
@@ -1628,34 +1600,34 @@ static void t_accept_burst(void **state)
 	conn_many(s->port, fds, BURST_CONNS, BURST_CONNS);
 	for (int i = 0; i < BURST_CONNS; i++) {
 		st[i] = B_WAIT;
-		CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
+		H_CHECK(h_send_tag(fds[i], (uint64_t)i) == 0, "send %d", i);
 	}
 	for (int round = 0; round < BURST_CONNS / BURST_MAX; round++) {
 		got = burst_collect(fds, st, BURST_CONNS, BURST_MAX, 5000);
-		CHECK(got == BURST_MAX,
-		      "round %d: expected %d connections served within "
-		      "5 s, "
-		      "got %d",
-		      round, BURST_MAX, got);
+		H_CHECK(got == BURST_MAX,
+			"round %d: expected %d connections served within "
+			"5 s, "
+			"got %d",
+			round, BURST_MAX, got);
 		/* No more than the limit: the rest still wait. */
 		got = burst_collect(fds, st, BURST_CONNS, 1, 200);
-		CHECK(got == 0,
-		      "round %d: expected the others to wait at "
-		      "--max-conns "
-		      "%d, got %d more served",
-		      round, BURST_MAX, got);
+		H_CHECK(got == 0,
+			"round %d: expected the others to wait at "
+			"--max-conns "
+			"%d, got %d more served",
+			round, BURST_MAX, got);
 		peak = h_srv_stat_now(s, "peak");
-		CHECK(peak == BURST_MAX,
-		      "round %d: expected peak == %d, got %lld", round,
-		      BURST_MAX, peak);
-		CHECK(burst_close_served(fds, st, BURST_CONNS) == BURST_MAX,
-		      "round %d: close", round);
+		H_CHECK(peak == BURST_MAX,
+			"round %d: expected peak == %d, got %lld", round,
+			BURST_MAX, peak);
+		H_CHECK(burst_close_served(fds, st, BURST_CONNS) == BURST_MAX,
+			"round %d: close", round);
 	}
 	over = h_srv_stat_now(s, "over_limit");
-	CHECK(over <= 0,
-	      "expected no connection accepted past the limit, got "
-	      "over_limit=%lld",
-	      over);
+	H_CHECK(over <= 0,
+		"expected no connection accepted past the limit, got "
+		"over_limit=%lld",
+		over);
 	finish(s);
 }
 
@@ -1699,20 +1671,20 @@ static void t_stuck_readers(void **state)
 	 * cancel, and delivers what arrives meanwhile: no bound to hold. */
 	if (err_has(s, "recv-cap=cancel"))
 		held = held < STUCK_BOUND ? held : STUCK_BOUND;
-	CHECK(held >= 32 * KIB && held <= STUCK_BOUND,
-	      "expected the most bytes one connection held between 32 "
-	      "KiB "
-	      "(the stuck ones reached their bound) and %u, got %lld",
-	      STUCK_BOUND, held);
+	H_CHECK(held >= 32 * KIB && held <= STUCK_BOUND,
+		"expected the most bytes one connection held between 32 "
+		"KiB "
+		"(the stuck ones reached their bound) and %u, got %lld",
+		STUCK_BOUND, held);
 	t0 = h_proc_cpu_ns(s->pid);
 	h_sleep_ms(500);
 	busy = h_proc_cpu_ns(s->pid) - t0;
 	print_message("server CPU while idle: %lld us in 500 ms\n",
 		      busy / 1000);
-	CHECK(t0 >= 0 && busy < 100 * 1000000LL,
-	      "expected the server idle with only stuck clients left, it "
-	      "used %lld ms of CPU in 500 ms",
-	      busy / 1000000);
+	H_CHECK(t0 >= 0 && busy < 100 * 1000000LL,
+		"expected the server idle with only stuck clients left, it "
+		"used %lld ms of CPU in 500 ms",
+		busy / 1000000);
 	finish(s);
 	h_last_line(s->err, last, sizeof(last));
 	print_message("%s\n", last);
@@ -1743,15 +1715,15 @@ static void t_small_window(void **state)
 		size_t at = 0;
 		int rc;
 
-		CHECK(fd >= 0, "connect: %s", h_err_str(fd));
+		H_CHECK(fd >= 0, "connect: %s", h_err_str(fd));
 		rc = h_echo_run(fd, &e, &at);
 		print_message("conn %d: %lld ms\n", i,
 			      (long long)(h_now_ms() - t0));
-		CHECK(rc == 0,
-		      "conn %d (SO_RCVBUF 2048): expected 64 KiB back "
-		      "and EOF "
-		      "within 2 s, got %s at byte %zu",
-		      i, h_err_str(rc), at);
+		H_CHECK(rc == 0,
+			"conn %d (SO_RCVBUF 2048): expected 64 KiB back "
+			"and EOF "
+			"within 2 s, got %s at byte %zu",
+			i, h_err_str(rc), at);
 		close(fd);
 	}
 	finish(s);
@@ -1768,23 +1740,24 @@ static void t_zc_loopback(void **state)
 	long long zc;
 	int fd;
 
-	CHECK(err_has(s, "send-zc=off(loopback)"),
-	      "expected the start-up line to say send-zc=off(loopback)");
+	H_CHECK(err_has(s, "send-zc=off(loopback)"),
+		"expected the start-up line to say send-zc=off(loopback)");
 	fd = conn(s->port);
 	echo_stream(fd, 77, 256 * KIB, 0, 0);
 	close(fd);
 	zc = h_srv_stat_now(s, "zc_sends");
-	CHECK(zc == 0, "expected no zero-copy send on loopback, got %lld", zc);
+	H_CHECK(zc == 0, "expected no zero-copy send on loopback, got %lld",
+		zc);
 	finish(s);
 
 	f = start_args(1, ARGV("--port", "0", "--send-zc-loopback"));
-	CHECK(err_has(f, "send-zc>="),
-	      "expected --send-zc-loopback to keep zero-copy on");
+	H_CHECK(err_has(f, "send-zc>="),
+		"expected --send-zc-loopback to keep zero-copy on");
 	fd = conn(f->port);
 	echo_stream(fd, 78, 256 * KIB, 0, 0);
 	close(fd);
 	zc = h_srv_stat_now(f, "zc_sends");
-	CHECK(zc > 0, "expected zero-copy sends when forced, got %lld", zc);
+	H_CHECK(zc > 0, "expected zero-copy sends when forced, got %lld", zc);
 	finish(f);
 }
 
@@ -1831,33 +1804,30 @@ static void t_spread(void **state)
 		fds[i] = conn(s->port);
 		echo_ok(fds[i], 100u + (uint64_t)i, "threaded echo");
 	}
-	CHECK(h_srv_stats(s, 2000) == 0, "no stats line after SIGUSR1");
-	CHECK(h_srv_stat(s, "active") == NC,
-	      "expected active == %d summed over the loops, got %lld", NC,
-	      h_srv_stat(s, "active"));
+	H_CHECK(h_srv_stats(s, 2000) == 0, "no stats line after SIGUSR1");
+	H_CHECK(h_srv_stat(s, "active") == NC,
+		"expected active == %d summed over the loops, got %lld", NC,
+		h_srv_stat(s, "active"));
 	for (int i = 0; i < NC; i++)
 		close(fds[i]);
 	finish(s);
-	CHECK(h_srv_stat(s, "accepted") == NC,
-	      "expected accepted == %d in the final stats, got %lld", NC,
-	      h_srv_stat(s, "accepted"));
+	H_CHECK(h_srv_stat(s, "accepted") == NC,
+		"expected accepted == %d in the final stats, got %lld", NC,
+		h_srv_stat(s, "accepted"));
 	n = spread_of(s->err, acc, 8);
-	CHECK(n >= 2, "expected a 'threads: accepted=A,B' line, got %d loops",
-	      n);
+	H_CHECK(n >= 2, "expected a 'threads: accepted=A,B' line, got %d loops",
+		n);
 	for (int i = 0; i < n; i++) {
 		print_message("loop %d accepted %lld\n", i, acc[i]);
-		CHECK(acc[i] > 0, "loop %d accepted no connection of %d", i,
-		      NC);
+		H_CHECK(acc[i] > 0, "loop %d accepted no connection of %d", i,
+			NC);
 		sum += acc[i];
 	}
-	CHECK(sum == NC, "the loops accepted %lld in all, expected %d", sum,
-	      NC);
+	H_CHECK(sum == NC, "the loops accepted %lld in all, expected %d", sum,
+		NC);
 }
 
-static const struct {
-	const char *name;
-	CMUnitTestFunction fn;
-} scenarios[] = {
+static const struct h_scenario e2e_scenarios[] = {
 	{ "echo_bytes", t_echo_bytes },
 	{ "echo_large", t_echo_large },
 	{ "ipv6", t_ipv6 },
@@ -1882,38 +1852,29 @@ static const struct {
 	{ "zc_loopback", t_zc_loopback },
 };
 
-static int usage(void)
+static int e2e_init(int argc, char **argv)
 {
-	fprintf(stderr, "usage: test_e2e SCENARIO -- SERVER_CMD [ARGS...]\n"
-			"scenarios:");
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		fprintf(stderr, " %s", scenarios[i].name);
-	fprintf(stderr, "\n");
-	return 2;
+	e2e_cmd = h_server_cmd(argc, argv);
+	if (!e2e_cmd)
+		return 2;
+	for (int i = 0; e2e_cmd[i]; i++) {
+		e2e_select |= strstr(e2e_cmd[i], "select") != NULL;
+		e2e_ready_echo |= strstr(e2e_cmd[i], "ready-echo") != NULL;
+	}
+	h_nofile_max();
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest test[1] = { { .teardown_func = teardown } };
-	int rc;
+	static const struct h_prog prog = {
+		.prog = "test_e2e",
+		.group = "e2e",
+		.args = "-- SERVER_CMD [ARGS...]",
+		H_TABLE(e2e_scenarios),
+		.init = e2e_init,
+		.teardown = teardown,
+	};
 
-	if (argc < 4 || strcmp(argv[2], "--"))
-		return usage();
-	e2e_cmd = argv + 3;
-	for (int i = 3; i < argc; i++) {
-		e2e_select |= strstr(argv[i], "select") != NULL;
-		e2e_ready_echo |= strstr(argv[i], "ready-echo") != NULL;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			test[0].name = scenarios[i].name;
-			test[0].test_func = scenarios[i].fn;
-		}
-	}
-	if (!test[0].test_func)
-		return usage();
-	h_nofile_max();
-	atexit(h_srv_cleanup_all);
-	rc = cmocka_run_group_tests_name("e2e", test, NULL, NULL);
-	return rc == 0 && e2e_skipped ? 77 : rc;
+	return h_main(&prog, argc, argv);
 }

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +29,10 @@
 #define CH_IDLE_TICKS 10 /* CPU ticks allowed in one idle second */
 #define CH_RULES_MAX 32
 
-#define CHECK(cond, ...)                      \
-	do {                                  \
-		if (!(cond))                  \
-			ch_fail(__VA_ARGS__); \
+#define CHECK(cond, ...)                                       \
+	do {                                                   \
+		if (!(cond))                                   \
+			h_fail("test_chaos", 15, __VA_ARGS__); \
 	} while (0)
 
 /* How one connection ended. */
@@ -73,24 +72,6 @@ static void ch_cleanup(void)
 	unlink(ch_out);
 }
 
-static void __attribute__((format(printf, 1, 2))) ch_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "test_chaos: FAIL: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	h_srv_diag(15);
-	exit(1);
-}
-
-static const char *ch_err(int rc)
-{
-	return rc ? strerror(rc < 0 ? -rc : rc) : "ok";
-}
-
 static void ch_start_conn(struct ch_run *r, struct ch_conn *c)
 {
 	uint64_t seed = h_rng_next(&r->pick);
@@ -98,7 +79,7 @@ static void ch_start_conn(struct ch_run *r, struct ch_conn *c)
 
 	memset(c, 0, sizeof(*c));
 	c->fd = h_connect("127.0.0.1", r->port, 0, 0, true);
-	CHECK(c->fd >= 0, "connect: %s", ch_err(c->fd));
+	CHECK(c->fd >= 0, "connect: %s", h_err_str(c->fd));
 	h_rng_seed(&c->tx, seed);
 	h_rng_seed(&c->rx, seed);
 	c->len = 1 + (size_t)h_rng_below(&r->pick, max);
@@ -245,19 +226,6 @@ static long long ch_stat_wait(const char *name, long long want, int ms)
 	}
 }
 
-static int ch_fds_wait(int want, int ms)
-{
-	int64_t deadline = h_now_ms() + ms;
-	int n;
-
-	for (;;) {
-		n = h_proc_fds(ch_srv.pid);
-		if (n == want || h_now_ms() >= deadline)
-			return n;
-		h_sleep_ms(20);
-	}
-}
-
 /* Every rule in rules must have injected a fault: sum the counts the
  * server appended to path at exit. */
 static void ch_check_counts(const char *path, const char *rules)
@@ -332,7 +300,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	n = h_srv_start(&ch_srv, argv + 4, &st);
-	CHECK(n == 0, "server start: %s", ch_err(n));
+	CHECK(n == 0, "server start: %s", h_err_str(n));
 	asan = h_proc_asan(ch_srv.pid);
 	run.port = ch_srv.port;
 	h_rng_seed(&run.pick, 42);
@@ -376,7 +344,7 @@ int main(int argc, char **argv)
 	      "idle: expected under %d CPU ticks in 1 s (no spinning), got "
 	      "%lld",
 	      CH_IDLE_TICKS, ticks);
-	n = ch_fds_wait(base, 1000);
+	n = h_proc_fds_wait(ch_srv.pid, base, 1000);
 	CHECK(n == base, "idle: expected the fd count back to %d, got %d", base,
 	      n);
 

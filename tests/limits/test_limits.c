@@ -8,9 +8,7 @@
  * server is a black box, as in e2e; a skipped scenario exits 77.
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,9 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
 #include "harness.h"
+#include "scenario.h"
 
 #define LO4 "127.0.0.1"
 #define T_ECHO 10000 /* ms for one echo: generous, only a hang hits it */
@@ -34,29 +31,11 @@
 
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* A failed check prints what was expected and seen, then the servers'
- * stderr tails, then fails the test (cmocka longjmps to the teardown). */
-#define CHECK(cond, fmt, ...)                         \
-	do {                                          \
-		if (!(cond)) {                        \
-			h_srv_diag(15);               \
-			fail_msg(fmt, ##__VA_ARGS__); \
-		}                                     \
-	} while (0)
-
-#define SKIP(fmt, ...)                                              \
-	do {                                                        \
-		print_message("skipped: " fmt "\n", ##__VA_ARGS__); \
-		lim_skipped = true;                                 \
-		skip();                                             \
-	} while (0)
-
 static char **lim_cmd; /* the server command after "--" */
 static char lim_row[64]; /* the row's name in the report lines */
 static bool lim_select; /* it runs the select backend */
 static bool lim_basic; /* it is uring-echo --mode basic */
 static bool lim_multishot; /* it is uring-echo --mode multishot */
-static bool lim_skipped;
 static struct h_srv lim_srv[4]; /* servers and generators of a scenario */
 static int *lim_fds; /* client descriptors of a scenario */
 
@@ -126,8 +105,8 @@ static struct h_srv *start(int i, const struct h_start *st)
 	struct h_srv *s = &lim_srv[i];
 	int rc = h_srv_start(s, lim_cmd, st);
 
-	CHECK(rc == 0, "server start: expected a listening line, got %s",
-	      h_err_str(rc));
+	H_CHECK(rc == 0, "server start: expected a listening line, got %s",
+		h_err_str(rc));
 	return s;
 }
 
@@ -151,17 +130,18 @@ static void finish(struct h_srv *s)
 	int64_t ms = 0;
 	int rc = h_srv_stop(s, SIGTERM, 5000, &ms);
 
-	CHECK(rc == 0, "SIGTERM: expected an exit, still running after 5 s");
-	CHECK(!sanitizer_report(s->err),
-	      "expected no sanitizer report on the server's stderr");
-	CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
-	      "SIGTERM: expected exit status 0, got 0x%x", (unsigned)s->status);
-	CHECK(ms <= lim, "SIGTERM: expected exit within %d ms, took %lld ms",
-	      lim, (long long)ms);
+	H_CHECK(rc == 0, "SIGTERM: expected an exit, still running after 5 s");
+	H_CHECK(!sanitizer_report(s->err),
+		"expected no sanitizer report on the server's stderr");
+	H_CHECK(WIFEXITED(s->status) && WEXITSTATUS(s->status) == 0,
+		"SIGTERM: expected exit status 0, got 0x%x",
+		(unsigned)s->status);
+	H_CHECK(ms <= lim, "SIGTERM: expected exit within %d ms, took %lld ms",
+		lim, (long long)ms);
 	h_last_line(s->err, last, sizeof(last));
-	CHECK(!strncmp(last, "stats:", 6),
-	      "expected the last stderr line to be the stats line, got '%s'",
-	      last);
+	H_CHECK(!strncmp(last, "stats:", 6),
+		"expected the last stderr line to be the stats line, got '%s'",
+		last);
 }
 
 /* Poll the counter name until it equals want or timeout_ms passes;
@@ -180,20 +160,6 @@ static long long stat_wait(struct h_srv *s, const char *name, long long want,
 	}
 }
 
-/* Wait for the server's descriptor count to come back to want. */
-static int fds_wait(struct h_srv *s, int want, int timeout_ms)
-{
-	int64_t deadline = h_now_ms() + timeout_ms;
-	int n;
-
-	for (;;) {
-		n = h_proc_fds(s->pid);
-		if (n == want || h_now_ms() >= deadline)
-			return n;
-		h_sleep_ms(5);
-	}
-}
-
 /* --- clients ------------------------------------------------------------ */
 
 /* Open n non-blocking connections, BATCH at a time (the listen backlog
@@ -205,14 +171,14 @@ static void conn_many(unsigned port, int *fds, int n)
 
 		for (int j = i; j < end; j++) {
 			fds[j] = h_connect(LO4, port, 0, 0, true);
-			CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
-			      h_err_str(fds[j]));
+			H_CHECK(fds[j] >= 0, "connection %d of %d: %s", j, n,
+				h_err_str(fds[j]));
 		}
 		for (int j = i; j < end; j++) {
 			int rc = h_connected(fds[j], 5000);
 
-			CHECK(rc == 0, "connection %d of %d: handshake: %s", j,
-			      n, h_err_str(rc));
+			H_CHECK(rc == 0, "connection %d of %d: handshake: %s",
+				j, n, h_err_str(rc));
 		}
 	}
 }
@@ -230,15 +196,15 @@ static int verify_all(int *fds, int n, uint64_t salt)
 		for (int j = i; j < end; j++) {
 			int rc = h_send_tag(fds[j], (uint64_t)j * salt);
 
-			CHECK(rc == 0, "conn %d of %d: send: %s", j, n,
-			      h_err_str(rc));
+			H_CHECK(rc == 0, "conn %d of %d: send: %s", j, n,
+				h_err_str(rc));
 		}
 		for (int j = i; j < end; j++) {
 			int rc = h_recv_tag(fds[j], (uint64_t)j * salt, T_ECHO);
 
-			CHECK(rc == 0,
-			      "conn %d of %d: expected its echo, got %s", j, n,
-			      h_err_str(rc));
+			H_CHECK(rc == 0,
+				"conn %d of %d: expected its echo, got %s", j,
+				n, h_err_str(rc));
 			ok++;
 		}
 	}
@@ -251,7 +217,7 @@ static int *fds_alloc(int n)
 {
 	free(lim_fds);
 	lim_fds = calloc((size_t)n, sizeof(int));
-	CHECK(lim_fds, "out of memory for %d descriptors", n);
+	H_CHECK(lim_fds, "out of memory for %d descriptors", n);
 	return lim_fds;
 }
 
@@ -276,8 +242,8 @@ static struct h_srv *start_big(int slot, int n, const char *const *env)
 	struct h_start st = { .args = args[slot & 1], .env = env };
 
 	if (h_nofile_max() < (unsigned long)n + 100)
-		SKIP("RLIMIT_NOFILE hard limit %lu is below %d",
-		     h_nofile_hard(), n + 100);
+		H_SKIP("RLIMIT_NOFILE hard limit %lu is below %d",
+		       h_nofile_hard(), n + 100);
 	snprintf(maxc[slot & 1], sizeof(maxc[0]), "%d", n + 100);
 	args[slot & 1][0] = "--port";
 	args[slot & 1][1] = "0";
@@ -310,14 +276,14 @@ static void t_conns10k(void **state)
 	peak = h_srv_stat(s, "peak");
 	refused = h_srv_stat(s, "refused_fd");
 	srv_fds = h_proc_fds(s->pid);
-	CHECK(active == n, "expected active == %d, got %lld", n, active);
-	CHECK(peak == n, "expected peak == %d, got %lld", n, peak);
-	CHECK(refused == 0, "expected refused_fd == 0, got %lld", refused);
+	H_CHECK(active == n, "expected active == %d, got %lld", n, active);
+	H_CHECK(peak == n, "expected peak == %d, got %lld", n, peak);
+	H_CHECK(refused == 0, "expected refused_fd == 0, got %lld", refused);
 
 	t0 = h_now_ms();
 	close_all(fds, n);
 	closed_back = stat_wait(s, "active", 0, 2000);
-	back_fds = fds_wait(s, base_fds, 2000);
+	back_fds = h_proc_fds_wait(s->pid, base_fds, 2000);
 	t_close = h_now_ms() - t0;
 	report("conns10k",
 	       "conns=%d verified=%d connect_ms=%lld time_ms=%lld "
@@ -325,11 +291,11 @@ static void t_conns10k(void **state)
 	       n, verified, (long long)t_conn, (long long)t_verify, srv_fds,
 	       active, peak, (long long)t_close,
 	       lim_select ? " capped=FD_SETSIZE" : "");
-	CHECK(closed_back == 0, "expected active == 0 within 2 s, got %lld",
-	      closed_back);
-	CHECK(back_fds == base_fds,
-	      "expected the server's fds back to %d within 2 s, got %d",
-	      base_fds, back_fds);
+	H_CHECK(closed_back == 0, "expected active == 0 within 2 s, got %lld",
+		closed_back);
+	H_CHECK(back_fds == base_fds,
+		"expected the server's fds back to %d within 2 s, got %d",
+		base_fds, back_fds);
 	finish(s);
 }
 
@@ -356,7 +322,7 @@ static struct mem mem_of(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
 	f = fopen(path, "re");
-	CHECK(f, "cannot open %s: %s", path, strerror(errno));
+	H_CHECK(f, "cannot open %s: %s", path, strerror(errno));
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
@@ -365,8 +331,8 @@ static struct mem mem_of(pid_t pid)
 	m.priv = rollup_field(text, "\nPrivate_Clean:") +
 		 rollup_field(text, "\nPrivate_Dirty:");
 	m.anon = rollup_field(text, "\nAnonymous:");
-	CHECK(m.rss > 0 && m.pss > 0 && m.priv > 0 && m.anon > 0,
-	      "unexpected %s", path);
+	H_CHECK(m.rss > 0 && m.pss > 0 && m.priv > 0 && m.anon > 0,
+		"unexpected %s", path);
 	return m;
 }
 
@@ -390,8 +356,8 @@ static void warm_up(struct h_srv *s)
 	for (int r = 0; r < 16; r++)
 		verify_all(fds, 64, 977u + (uint64_t)r);
 	close_all(fds, 64);
-	CHECK(stat_wait(s, "active", 0, 2000) == 0,
-	      "warm-up: expected active == 0");
+	H_CHECK(stat_wait(s, "active", 0, 2000) == 0,
+		"warm-up: expected active == 0");
 	h_sleep_ms(100);
 }
 
@@ -436,14 +402,14 @@ static void t_idle_mem(void **state)
 
 	s = start_big(0, n, env);
 	if (h_proc_asan(s->pid))
-		SKIP("memory per connection under AddressSanitizer measures "
-		     "its shadow and quarantine, not the server");
+		H_SKIP("memory per connection under AddressSanitizer measures "
+		       "its shadow and quarantine, not the server");
 	warm_up(s);
 	m0 = mem_of(s->pid);
 
 	conn_many(s->port, fds, n);
 	active = stat_wait(s, "active", n, 5000);
-	CHECK(active == n, "expected active == %d, got %lld", n, active);
+	H_CHECK(active == n, "expected active == %d, got %lld", n, active);
 	h_sleep_ms(200);
 	m1 = mem_of(s->pid);
 	bytes = per_conn(m0.priv, m1.priv, n);
@@ -452,8 +418,8 @@ static void t_idle_mem(void **state)
 	verify_all(fds, n, 40503u);
 	m2 = mem_of(s->pid);
 	close_all(fds, n);
-	CHECK(stat_wait(s, "active", 0, 2000) == 0,
-	      "expected active == 0 after closing all");
+	H_CHECK(stat_wait(s, "active", 0, 2000) == 0,
+		"expected active == 0 after closing all");
 
 	/* The preallocated slots, apart. */
 	s2 = start_big(1, 0, env);
@@ -473,11 +439,11 @@ static void t_idle_mem(void **state)
 	       per_conn(m0.pss, m1.pss, n), per_conn(m0.anon, m1.anon, n),
 	       per_conn(m0.priv, m2.priv, n), m0.rss, m1.rss, bound,
 	       lim_select ? " capped=FD_SETSIZE" : "");
-	CHECK(total <= bound,
-	      "expected at most %ld bytes per idle connection, measured %ld "
-	      "(%ld grown: %ld KiB private before, %ld KiB with %d idle; "
-	      "%ld for its slot)",
-	      bound, total, bytes, m0.priv, m1.priv, n, slot);
+	H_CHECK(total <= bound,
+		"expected at most %ld bytes per idle connection, measured %ld "
+		"(%ld grown: %ld KiB private before, %ld KiB with %d idle; "
+		"%ld for its slot)",
+		bound, total, bytes, m0.priv, m1.priv, n, slot);
 	finish(s2);
 	finish(s);
 }
@@ -498,16 +464,16 @@ static void reset_cycle(unsigned port, int i, int *held, struct h_rng *r)
 	size_t len = 1 + (size_t)h_rng_below(r, sizeof(out));
 	int fd = h_connect(LO4, port, 0, 0, false), rc;
 
-	CHECK(fd >= 0, "cycle %d: connect: %s", i, h_err_str(fd));
+	H_CHECK(fd >= 0, "cycle %d: connect: %s", i, h_err_str(fd));
 	h_rng_fill(r, out, len);
 	rc = h_send_all(fd, out, len, 2000);
-	CHECK(rc == 0, "cycle %d: send: %s", i, h_err_str(rc));
+	H_CHECK(rc == 0, "cycle %d: send: %s", i, h_err_str(rc));
 	switch (i % 4) {
 	case 0:
 		rc = h_recv_exact(fd, in, len, T_ECHO, NULL);
-		CHECK(rc == 0 && !memcmp(in, out, len),
-		      "cycle %d: expected the echo before the reset, got %s", i,
-		      rc ? h_err_str(rc) : "wrong bytes");
+		H_CHECK(rc == 0 && !memcmp(in, out, len),
+			"cycle %d: expected the echo before the reset, got %s",
+			i, rc ? h_err_str(rc) : "wrong bytes");
 		break;
 	case 3:
 		if (held[(i / 4) % HELD] >= 0)
@@ -542,13 +508,13 @@ static void t_reset_cycles(void **state)
 			h_rst(held[i]);
 		held[i] = -1;
 	}
-	CHECK(stat_wait(s, "active", 0, 2000) == 0,
-	      "warm-up: expected active == 0");
-	fds = fds_wait(s, base_fds, 1000);
-	CHECK(fds == base_fds,
-	      "warm-up: expected the server's fds back to %d, "
-	      "got %d",
-	      base_fds, fds);
+	H_CHECK(stat_wait(s, "active", 0, 2000) == 0,
+		"warm-up: expected active == 0");
+	fds = h_proc_fds_wait(s->pid, base_fds, 1000);
+	H_CHECK(fds == base_fds,
+		"warm-up: expected the server's fds back to %d, "
+		"got %d",
+		base_fds, fds);
 	acc0 = h_srv_stat(s, "accepted");
 	closed0 = h_srv_stat(s, "closed");
 	resets0 = h_srv_stat(s, "resets");
@@ -589,19 +555,19 @@ static void t_reset_cycles(void **state)
 	       "conn_errors=%lld",
 	       n, (long long)(t_end - t0), (long long)back_ms, base_fds, fds,
 	       active, acc, closed, resets, errs);
-	CHECK(fds == base_fds,
-	      "expected the server's fds back to %d within %ld ms of the "
-	      "last reset, got %d",
-	      base_fds, env_long("LIMITS_SETTLE_MS", 1000), fds);
-	CHECK(active == 0,
-	      "expected active == 0 within %ld ms of the last reset, got "
-	      "%lld",
-	      env_long("LIMITS_SETTLE_MS", 1000), active);
-	CHECK(acc == n && closed == n,
-	      "expected %d accepted and closed, got %lld and %lld", n, acc,
-	      closed);
+	H_CHECK(fds == base_fds,
+		"expected the server's fds back to %d within %ld ms of the "
+		"last reset, got %d",
+		base_fds, env_long("LIMITS_SETTLE_MS", 1000), fds);
+	H_CHECK(active == 0,
+		"expected active == 0 within %ld ms of the last reset, got "
+		"%lld",
+		env_long("LIMITS_SETTLE_MS", 1000), active);
+	H_CHECK(acc == n && closed == n,
+		"expected %d accepted and closed, got %lld and %lld", n, acc,
+		closed);
 	/* The reset path really ran: the server saw ECONNRESET or EPIPE. */
-	CHECK(resets > 0, "expected resets > 0, got %lld", resets);
+	H_CHECK(resets > 0, "expected resets > 0, got %lld", resets);
 	finish(s);
 }
 
@@ -632,7 +598,7 @@ static struct h_srv *load_start(int i, const char *const *args)
 		h_srv_free(g);
 	cmd[0] = getenv("LIMITS_LOAD");
 	rc = h_srv_start(g, cmd, &st);
-	CHECK(rc == 0, "start %s: %s", cmd[0], h_err_str(rc));
+	H_CHECK(rc == 0, "start %s: %s", cmd[0], h_err_str(rc));
 	return g;
 }
 
@@ -641,15 +607,17 @@ static void load_wait(struct h_srv *g, int timeout_ms)
 {
 	int rc = h_srv_wait(g, timeout_ms, NULL);
 
-	CHECK(rc == 0, "echo-load: expected an exit within %d ms", timeout_ms);
-	CHECK(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
-	      "echo-load: expected exit 0, got 0x%x; stderr: %s",
-	      (unsigned)g->status, g->err ? g->err : "");
-	CHECK(json_num(g->out, "p99_us") >= 0,
-	      "echo-load: expected a JSON line, got '%s'",
-	      g->out ? g->out : "");
-	CHECK(json_num(g->out, "errors") == 0,
-	      "echo-load: expected 0 errors (every byte verified): %s", g->out);
+	H_CHECK(rc == 0, "echo-load: expected an exit within %d ms",
+		timeout_ms);
+	H_CHECK(WIFEXITED(g->status) && WEXITSTATUS(g->status) == 0,
+		"echo-load: expected exit 0, got 0x%x; stderr: %s",
+		(unsigned)g->status, g->err ? g->err : "");
+	H_CHECK(json_num(g->out, "p99_us") >= 0,
+		"echo-load: expected a JSON line, got '%s'",
+		g->out ? g->out : "");
+	H_CHECK(json_num(g->out, "errors") == 0,
+		"echo-load: expected 0 errors (every byte verified): %s",
+		g->out);
 }
 
 /*
@@ -670,10 +638,10 @@ static struct cpu_mark cpu_mark(struct h_srv *s)
 	long hz = sysconf(_SC_CLK_TCK);
 	FILE *f = fopen("/proc/stat", "re");
 
-	CHECK(f, "cannot open /proc/stat: %s", strerror(errno));
-	CHECK(fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		     &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8,
-	      "unexpected /proc/stat");
+	H_CHECK(f, "cannot open /proc/stat: %s", strerror(errno));
+	H_CHECK(fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8,
+		"unexpected /proc/stat");
 	fclose(f);
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
@@ -789,10 +757,10 @@ static double flood_attempt(struct h_srv *s, int k, const char *secs,
 	 * holds one stream to its per-connection cap of provided buffers and
 	 * echoes one 4 KiB buffer per send: measured 32-65 MiB/s here, so its
 	 * floor is lower (the others move 200-800). */
-	CHECK(srv_mib >= (lim_multishot ? 20 : 50),
-	      "expected the flooder to move at least %d MiB/s through the "
-	      "server, got %.1f",
-	      lim_multishot ? 20 : 50, srv_mib);
+	H_CHECK(srv_mib >= (lim_multishot ? 20 : 50),
+		"expected the flooder to move at least %d MiB/s through the "
+		"server, got %.1f",
+		lim_multishot ? 20 : 50, srv_mib);
 	return fl.p99;
 }
 
@@ -816,25 +784,25 @@ static void t_flood_fair(void **state)
 	int k;
 
 	if (!getenv("LIMITS_LOAD"))
-		SKIP("LIMITS_LOAD (the path of echo-load) is not set");
+		H_SKIP("LIMITS_LOAD (the path of echo-load) is not set");
 	s = start(0, &st);
 	if (h_proc_asan(s->pid))
-		SKIP("latency under AddressSanitizer is not the server's");
+		H_SKIP("latency under AddressSanitizer is not the server's");
 	secs = secs && *secs ? secs : "3";
 	for (k = 1; k <= tries; k++) {
 		p99 = flood_attempt(s, k, secs, lim, &quiet);
 		if (p99 < lim || quiet)
 			break;
 	}
-	CHECK(p99 >= 0, "expected a p99 from echo-load");
+	H_CHECK(p99 >= 0, "expected a p99 from echo-load");
 	if (p99 >= lim && !quiet)
-		SKIP("the machine was busy in all %ld attempts (others took "
-		     "over %.0f%% of the CPUs): p99 %.2f ms says nothing",
-		     tries, FLOOD_QUIET, p99);
-	CHECK(p99 < lim,
-	      "expected the ping-pong clients' p99 under %.1f ms with the "
-	      "flooder, got %.2f ms on a quiet machine",
-	      lim, p99);
+		H_SKIP("the machine was busy in all %ld attempts (others took "
+		       "over %.0f%% of the CPUs): p99 %.2f ms says nothing",
+		       tries, FLOOD_QUIET, p99);
+	H_CHECK(p99 < lim,
+		"expected the ping-pong clients' p99 under %.1f ms with the "
+		"flooder, got %.2f ms on a quiet machine",
+		lim, p99);
 	finish(s);
 }
 
@@ -848,46 +816,34 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	CMUnitTestFunction fn;
-} scenarios[] = {
+static const struct h_scenario lim_scenarios[] = {
 	{ "conns10k", t_conns10k },
 	{ "idle_mem", t_idle_mem },
 	{ "reset_cycles", t_reset_cycles },
 	{ "flood_fair", t_flood_fair },
 };
 
-static int usage(void)
+static int lim_init(int argc, char **argv)
 {
-	fprintf(stderr, "usage: test_limits SCENARIO -- SERVER_CMD [ARGS...]\n"
-			"scenarios:");
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
-		fprintf(stderr, " %s", scenarios[i].name);
-	fprintf(stderr, "\n");
-	return 2;
+	lim_cmd = h_server_cmd(argc, argv);
+	if (!lim_cmd)
+		return 2;
+	row_name(lim_cmd);
+	/* About 10,000 client sockets of our own. */
+	h_nofile_max();
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest test[1] = { { .teardown_func = teardown } };
-	int rc;
+	static const struct h_prog prog = {
+		.prog = "test_limits",
+		.group = "limits",
+		.args = "-- SERVER_CMD [ARGS...]",
+		H_TABLE(lim_scenarios),
+		.init = lim_init,
+		.teardown = teardown,
+	};
 
-	if (argc < 4 || strcmp(argv[2], "--"))
-		return usage();
-	lim_cmd = argv + 3;
-	row_name(lim_cmd);
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		if (!strcmp(argv[1], scenarios[i].name)) {
-			test[0].name = scenarios[i].name;
-			test[0].test_func = scenarios[i].fn;
-		}
-	}
-	if (!test[0].test_func)
-		return usage();
-	/* About 10,000 client sockets of our own. */
-	h_nofile_max();
-	atexit(h_srv_cleanup_all);
-	rc = cmocka_run_group_tests_name("limits", test, NULL, NULL);
-	return rc == 0 && lim_skipped ? 77 : rc;
+	return h_main(&prog, argc, argv);
 }

@@ -5,54 +5,56 @@
  * error line holding NEEDLE followed by "Try 'uring-echo --help' for more
  * information.", nothing else.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "test_run.h"
+#include "harness.h"
 
 int main(int argc, char **argv)
 {
 	static const char try_line[] =
 	    "Try 'uring-echo --help' for more information.\n";
-	struct trun t;
+	static struct h_srv s;
 	const char *nl;
+	int rc;
 
 	if (argc < 4 || strcmp(argv[2], "--")) {
 		fprintf(stderr, "usage: test_usage NEEDLE -- CMD...\n");
 		return 2;
 	}
-	if (trun_start(&t, argv + 3, NULL, NULL)) {
-		perror("fork");
+	atexit(h_srv_cleanup_all);
+	rc = h_srv_run(&s, argv + 3, NULL, 5000);
+	if (rc) {
+		fprintf(stderr, "FAIL: %s\n",
+			rc == -ETIMEDOUT ? "still running after 5 s"
+					 : h_err_str(rc));
 		return 1;
 	}
-	if (trun_wait(&t, 0, 5000)) {
-		fprintf(stderr, "FAIL: still running after 5 s\n");
-		return 1;
-	}
-	printf("stderr: %.300s\n", t.err);
-	if (!WIFEXITED(t.status) || WEXITSTATUS(t.status) != 2) {
+	printf("stderr: %.300s\n", s.err);
+	if (h_srv_exit_code(&s) != 2) {
 		fprintf(stderr, "FAIL: expected exit status 2, got 0x%x\n",
-			(unsigned)t.status);
+			(unsigned)s.status);
 		return 1;
 	}
-	if (t.len[0]) {
-		fprintf(stderr, "FAIL: expected no stdout, got '%s'\n", t.out);
+	if (s.out_len) {
+		fprintf(stderr, "FAIL: expected no stdout, got '%s'\n", s.out);
 		return 1;
 	}
-	nl = strchr(t.err, '\n');
+	nl = strchr(s.err, '\n');
 	if (!nl ||
-	    !memmem(t.err, (size_t)(nl - t.err), argv[1], strlen(argv[1]))) {
+	    !memmem(s.err, (size_t)(nl - s.err), argv[1], strlen(argv[1]))) {
 		fprintf(stderr,
 			"FAIL: expected '%s' on the first stderr line, got "
 			"'%s'\n",
-			argv[1], t.err);
+			argv[1], s.err);
 		return 1;
 	}
 	if (strcmp(nl + 1, try_line)) {
 		fprintf(stderr,
 			"FAIL: expected the error then '%s', got '%s'\n",
-			try_line, t.err);
+			try_line, s.err);
 		return 1;
 	}
 	return 0;

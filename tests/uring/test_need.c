@@ -7,22 +7,22 @@
  * it); it is started once on port 0 and stopped. Any other outcome runs
  * TEST_CMD, which reports it.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "test_run.h"
+#include "harness.h"
 
-#define NEED_MAX_ARGS 64
+#define NEED_SKIP 77 /* exit status meson reads as SKIP */
 
 int main(int argc, char **argv)
 {
-	char *srv[NEED_MAX_ARGS + 3];
-	struct trun t;
-	int i, last = -1, n = 0;
+	static const char *const port0[] = { "--port", "0", NULL };
+	struct h_start st = { .args = port0, .listen_ms = 10000 };
+	static struct h_srv s;
+	int i, last = -1, rc;
 
 	if (argc < 3 || strcmp(argv[1], "--")) {
 		fprintf(stderr, "usage: test_need -- TEST_CMD...\n");
@@ -31,26 +31,19 @@ int main(int argc, char **argv)
 	for (i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--"))
 			last = i;
-	if (last < 0 || argc - last - 1 > NEED_MAX_ARGS) {
+	if (last < 0 || last + 1 == argc) {
 		fprintf(stderr, "test_need: no server command after '--'\n");
 		return 2;
 	}
-	for (i = last + 1; i < argc; i++)
-		srv[n++] = argv[i];
-	srv[n++] = "--port";
-	srv[n++] = "0";
-	srv[n] = NULL;
-	if (!trun_start(&t, srv, NULL, NULL)) {
-		int rc = trun_listen(&t, 10000);
-
-		trun_wait(&t, rc == 1 ? SIGTERM : 0, 5000);
-		if (rc == 0 && WIFEXITED(t.status) &&
-		    WEXITSTATUS(t.status) == 1 &&
-		    strstr(t.err, "needs Linux")) {
-			printf("skipped: %s", t.err);
-			return TRUN_SKIP;
-		}
+	rc = h_srv_start(&s, argv + last + 1, &st);
+	if (rc == 0)
+		h_srv_stop(&s, SIGTERM, 5000, NULL);
+	if (rc == -ECHILD && h_srv_exit_code(&s) == 1 &&
+	    strstr(s.err, "needs Linux")) {
+		printf("skipped: %s", s.err);
+		return NEED_SKIP;
 	}
+	h_srv_free(&s);
 	execv(argv[2], argv + 2);
 	perror(argv[2]);
 	return 1;

@@ -10,18 +10,20 @@
  * byte, or exit 1 with one stderr line naming RLIMIT_MEMLOCK and the
  * remedy. Skips (77) unless run as root with a user nobody.
  */
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "test_run.h"
+#include "harness.h"
 
-#define MEMLOCK_MAX_ARGS 32
+#define MEMLOCK_SKIP 77 /* exit status meson reads as SKIP */
+#define MEMLOCK_ECHO (256u << 10) /* bytes echoed by a server that runs */
 
 #define MEMLOCK_AMPLE (64u << 20) /* a generous limit, if the hard one allows */
 #define MEMLOCK_NEEDS_LINUX 2 /* memlock_one: the kernel lacks a feature */
@@ -56,60 +58,68 @@ static int memlock_drop(void *ctx)
 	return 0;
 }
 
-/* 1 if the server failed as it must, 0 if it served, -1 on a failure,
- * MEMLOCK_NEEDS_LINUX if the kernel lacks a feature asked for, TRUN_SKIP
- * if the child could not become nobody under the limit. */
-static int memlock_one(char **cmd, int ncmd, const struct memlock_run *m,
-		       struct trun *t)
+/* Echo MEMLOCK_ECHO bytes through the server on port; 0 or -errno. */
+static int memlock_echo(unsigned port)
 {
-	char *argv[MEMLOCK_MAX_ARGS + 16];
-	int n = 0, rc, i;
+	struct h_echo e = { .seed = port, .len = MEMLOCK_ECHO };
+	int fd = h_connect("127.0.0.1", port, 0, 0, false), rc;
 
-	for (i = 0; i < ncmd && i < MEMLOCK_MAX_ARGS; i++)
-		argv[n++] = cmd[i];
-	argv[n++] = "--port";
-	argv[n++] = "0";
+	if (fd < 0)
+		return fd;
+	rc = h_echo_run(fd, &e, NULL);
+	close(fd);
+	return rc;
+}
+
+/* 1 if the server failed as it must, 0 if it served, -1 on a failure,
+ * MEMLOCK_NEEDS_LINUX if the kernel lacks a feature asked for,
+ * MEMLOCK_SKIP if the child could not become nobody under the limit. */
+static int memlock_one(char **cmd, const struct memlock_run *m, struct h_srv *s)
+{
+	const char *args[16] = { "--port", "0" };
+	struct h_start st = { .args = args,
+			      .listen_ms = 10000,
+			      .setup = memlock_drop,
+			      .ctx = (void *)m };
+	int n = 2, rc, i;
+
 	for (i = 0; m->args[i]; i++)
-		argv[n++] = (char *)m->args[i];
-	argv[n] = NULL;
+		args[n++] = m->args[i];
 	printf("--- %s: RLIMIT_MEMLOCK %llu KiB\n", m->what,
 	       (unsigned long long)memlock_bytes(m) / 1024);
-	if (trun_start(t, argv, memlock_drop, (void *)m)) {
-		perror("fork");
-		return -1;
-	}
-	rc = trun_listen(t, 10000);
-	if (rc == 1) {
-		rc = trun_echo(t->port, 256 * 1024);
-		trun_wait(t, SIGTERM, 5000);
-		printf("stderr: %s", t->err);
-		if (rc || !WIFEXITED(t->status) || WEXITSTATUS(t->status)) {
+	rc = h_srv_start(s, cmd, &st);
+	if (rc == 0) {
+		rc = memlock_echo(s->port);
+		h_srv_stop(s, SIGTERM, 5000, NULL);
+		printf("stderr: %s", s->err);
+		if (rc || h_srv_exit_code(s) != 0) {
 			fprintf(stderr,
 				"FAIL: served, but echo %d, exit status 0x%x\n",
-				rc, (unsigned)t->status);
+				rc, (unsigned)s->status);
 			return -1;
 		}
 		return 0;
 	}
-	trun_wait(t, SIGKILL, 5000);
-	printf("stderr: %s", t->err);
-	if (WIFEXITED(t->status) && WEXITSTATUS(t->status) == TRUN_SKIP &&
-	    !t->len[1])
-		return TRUN_SKIP;
-	if (WIFEXITED(t->status) && WEXITSTATUS(t->status) == 1 &&
-	    strstr(t->err, "needs Linux"))
+	if (!s->err) {
+		fprintf(stderr, "FAIL: start: %s\n", h_err_str(rc));
+		return -1;
+	}
+	h_srv_stop(s, SIGKILL, 5000, NULL);
+	printf("stderr: %s", s->err);
+	if (h_srv_exit_code(s) == H_EXIT_SETUP && !s->err_len)
+		return MEMLOCK_SKIP;
+	if (h_srv_exit_code(s) == 1 && strstr(s->err, "needs Linux"))
 		return MEMLOCK_NEEDS_LINUX;
-	if (m->must_serve || !WIFEXITED(t->status) ||
-	    WEXITSTATUS(t->status) != 1 || t->len[0] ||
-	    trun_lines(t->err) != 1 || !strstr(t->err, "RLIMIT_MEMLOCK") ||
-	    !strstr(t->err, "ulimit -l")) {
+	if (m->must_serve || h_srv_exit_code(s) != 1 || s->out_len ||
+	    h_lines(s->err) != 1 || !strstr(s->err, "RLIMIT_MEMLOCK") ||
+	    !strstr(s->err, "ulimit -l")) {
 		fprintf(
 		    stderr,
 		    "FAIL: expected %s, got exit status 0x%x, stdout '%s'\n",
 		    m->must_serve ? "it to serve"
 				  : "it to serve, or exit 1 with one line "
 				    "naming RLIMIT_MEMLOCK and ulimit -l",
-		    (unsigned)t->status, t->out);
+		    (unsigned)s->status, s->out);
 		return -1;
 	}
 	return 1;
@@ -139,9 +149,9 @@ int main(int argc, char **argv)
 		    NULL },
 		  true },
 	};
+	static struct h_srv s;
 	struct passwd *pw;
 	struct rlimit rl;
-	struct trun t;
 	int i, rc, charged = 0;
 
 	if (argc < 3 || strcmp(argv[1], "--")) {
@@ -151,21 +161,22 @@ int main(int argc, char **argv)
 	pw = getpwnam("nobody");
 	if (geteuid() != 0 || !pw) {
 		printf("skipped: needs root and a user nobody\n");
-		return TRUN_SKIP;
+		return MEMLOCK_SKIP;
 	}
+	atexit(h_srv_cleanup_all);
 	memlock_uid = pw->pw_uid;
 	memlock_gid = pw->pw_gid;
 	memlock_ample = MEMLOCK_AMPLE;
 	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_max < memlock_ample)
 		memlock_ample = rl.rlim_max;
 	for (i = 0; i < (int)(sizeof(runs) / sizeof(runs[0])); i++) {
-		rc = memlock_one(argv + 2, argc - 2, &runs[i], &t);
+		rc = memlock_one(argv + 2, &runs[i], &s);
 		if (rc < 0)
 			return 1;
-		if (rc == TRUN_SKIP) {
+		if (rc == MEMLOCK_SKIP) {
 			printf(
 			    "skipped: cannot run as nobody with that limit\n");
-			return TRUN_SKIP;
+			return MEMLOCK_SKIP;
 		}
 		if (rc == MEMLOCK_NEEDS_LINUX)
 			printf("(this kernel lacks a feature of this run)\n");
@@ -174,7 +185,7 @@ int main(int argc, char **argv)
 		/* A kernel that charges the rings charges zero-copy sends
 		 * too: they must have been refused, and sent copying. */
 		if (i == 1 && rc == 0 && charged &&
-		    trun_stat(&t, "zc_refused") <= 0) {
+		    h_srv_stat(&s, "zc_refused") <= 0) {
 			fprintf(stderr, "FAIL: expected zc_refused > 0\n");
 			return 1;
 		}

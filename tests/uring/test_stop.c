@@ -9,49 +9,31 @@
  * give-up deadline this stays well under).
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "test_run.h"
+#include "harness.h"
 
 #define STOP_CONNS 8
 #define STOP_MS 300
-
-static long long stop_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define STOP_SKIP 77 /* exit status meson reads as SKIP */
 
 /* A client with a small receive buffer that sends until the server,
  * whose echo it never reads, stops taking more. */
 static int stop_pusher(unsigned port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port) };
 	static char buf[65536];
-	int fd, small = 4096, idle = 0;
+	int fd, idle = 0;
 	ssize_t n;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = h_connect("127.0.0.1", port, 4096, 0, false);
 	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -errno;
-	}
+		return fd;
 	memset(buf, 'z', sizeof(buf));
 	while (idle < 3) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -72,26 +54,29 @@ static int stop_pusher(unsigned port)
 
 int main(int argc, char **argv)
 {
+	struct h_start st = { .listen_ms = 10000 };
 	int fds[STOP_CONNS], i, n = 0;
-	long long t0, ms = -1;
-	struct trun t;
+	static struct h_srv s;
+	long long ms = -1;
+	int64_t t0;
 
 	if (argc < 3 || strcmp(argv[1], "--")) {
 		fprintf(stderr, "usage: test_stop -- CMD...\n");
 		return 2;
 	}
-	if (trun_start(&t, argv + 2, NULL, NULL) ||
-	    trun_listen(&t, 10000) != 1) {
-		trun_wait(&t, SIGKILL, 1000);
-		if (strstr(t.err, "needs Linux")) {
-			printf("skipped: %s", t.err);
-			return TRUN_SKIP;
+	atexit(h_srv_cleanup_all);
+	if (h_srv_start(&s, argv + 2, &st)) {
+		h_srv_stop(&s, SIGKILL, 1000, NULL);
+		if (s.err && strstr(s.err, "needs Linux")) {
+			printf("skipped: %s", s.err);
+			return STOP_SKIP;
 		}
-		fprintf(stderr, "FAIL: no listening line: %s\n", t.err);
+		fprintf(stderr, "FAIL: no listening line: %s\n",
+			s.err ? s.err : "");
 		return 1;
 	}
 	for (i = 0; i < STOP_CONNS; i++) {
-		fds[i] = stop_pusher(t.port);
+		fds[i] = stop_pusher(s.port);
 		if (fds[i] < 0) {
 			fprintf(stderr, "FAIL: client %d: %s\n", i,
 				strerror(-fds[i]));
@@ -99,22 +84,23 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
-	t0 = stop_now_ms();
-	kill(t.pid, SIGTERM);
-	while (stop_now_ms() - t0 < 5000 && !strstr(t.err, "stats:"))
-		if (!trun_read(&t, 10))
+	t0 = h_now_ms();
+	kill(s.pid, SIGTERM);
+	while (h_now_ms() - t0 < 5000 && !strstr(s.err, "stats:"))
+		if (!h_srv_read(&s, 10))
 			break;
-	if (strstr(t.err, "stats:"))
-		ms = stop_now_ms() - t0;
-	trun_wait(&t, 0, 5000);
+	if (strstr(s.err, "stats:"))
+		ms = h_now_ms() - t0;
+	if (h_srv_wait(&s, 5000, NULL))
+		h_srv_stop(&s, SIGKILL, 1000, NULL);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
-	printf("stderr: %s", t.err);
+	printf("stderr: %s", s.err);
 	printf("final stats %lld ms after SIGTERM, %d peers not reading\n", ms,
 	       n);
-	if (!WIFEXITED(t.status) || WEXITSTATUS(t.status) != 0) {
+	if (h_srv_exit_code(&s) != 0) {
 		fprintf(stderr, "FAIL: expected exit 0, got 0x%x\n",
-			(unsigned)t.status);
+			(unsigned)s.status);
 		return 1;
 	}
 	if (ms < 0 || ms > STOP_MS) {

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * harness.h - black-box helpers for the end-to-end tests: start and stop a
- * server binary, talk TCP to it on loopback, read /proc/PID.
+ * harness.h - the one test harness (tests/harness): start and stop a
+ * program as a child (srv.c), talk TCP to it on loopback (net.c), read
+ * /proc/PID (sys.c). Every test that runs a binary uses it.
  *
- * Nothing here knows which server runs; all return 0 / -errno or a value,
- * and none asserts: the scenarios judge.
+ * Nothing here knows which program runs; all return 0 / -errno or a
+ * value, and none asserts: the tests judge.
  */
-#ifndef ECHO_E2E_HARNESS_H
-#define ECHO_E2E_HARNESS_H
+#ifndef ECHO_TEST_HARNESS_H
+#define ECHO_TEST_HARNESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #define H_MAX_SERVERS 8
+#define H_EXIT_SETUP 126 /* a child whose h_start.setup failed exits so */
 
 /* One child process and everything it has written so far. */
 struct h_srv {
@@ -40,6 +42,11 @@ struct h_start {
 	int extra_fds; /* inherited /dev/null descriptors */
 	const char *const *env; /* extra "NAME=value", NULL-terminated */
 	bool no_listen; /* do not wait for the listening line */
+	int listen_ms; /* how long to wait for it; 0: 5 s */
+	/* In the child just before exec (drop privileges, set limits, a
+	 * seccomp filter): nonzero makes it exit H_EXIT_SETUP, silently. */
+	int (*setup)(void *ctx);
+	void *ctx;
 };
 
 /* A duplex echo exchange: send len bytes, read them back, verify each. */
@@ -92,17 +99,34 @@ ssize_t h_rng_check(struct h_rng *r, const void *buf, size_t len);
 
 /*
  * h_srv_start - fork and exec cmd (NULL-terminated) followed by st->args,
- * stdout and stderr on pipes, stdin on /dev/null. Unless st->no_listen,
- * wait up to 5 s for "listening on HOST:PORT" on stdout and set s->port.
- * The server is registered for h_srv_cleanup_all(). Returns 0, -ETIMEDOUT
- * (no line in time), -ECHILD (it exited first), -EPROTO (bad first line)
- * or another -errno; on failure after the fork s still holds the child's
- * output for diagnostics.
+ * stdout and stderr on pipes, stdin on /dev/null, default signal
+ * dispositions, no other descriptor. Unless st->no_listen, wait up to
+ * st->listen_ms (5 s) for "listening on HOST:PORT" on stdout and set
+ * s->port. s is registered for h_srv_cleanup_all(), even if the start
+ * fails; starting a registered s again frees what it held first. Returns
+ * 0, -ETIMEDOUT (no line in time), -ECHILD (it exited first: s->status is
+ * set), -EPROTO (bad first line), -ENOMEM or another -errno. Unless
+ * -ENOMEM, s->out and s->err are NUL-terminated strings (empty at first),
+ * kept after a failure for diagnostics.
  */
 int h_srv_start(struct h_srv *s, char *const *cmd, const struct h_start *st);
 
+/* h_srv_run - h_srv_start without waiting for a listening line, then
+ * h_srv_wait up to timeout_ms: 0 once it exited (s->status), -ETIMEDOUT
+ * while it still runs, or h_srv_start's error. */
+int h_srv_run(struct h_srv *s, char *const *cmd, const struct h_start *st,
+	      int timeout_ms);
+
 /* h_srv_pump - read whatever the child has written, without blocking. */
 void h_srv_pump(struct h_srv *s);
+
+/* h_srv_read - wait up to timeout_ms for output and read it; false once
+ * both pipes are at EOF (nothing more can come). */
+bool h_srv_read(struct h_srv *s, int timeout_ms);
+
+/* h_srv_exit_code - the exit status once reaped, 128 + the signal if one
+ * killed it, -1 while it runs or if the status was lost. */
+int h_srv_exit_code(const struct h_srv *s);
 
 /* h_srv_wait - wait up to timeout_ms for the child to exit (pumping its
  * output); 0 and s->status set, or -ETIMEDOUT. *ms, if given, gets the
@@ -129,6 +153,12 @@ void h_srv_cleanup_all(void);
  * last nlines of its stderr (for assertion failures). */
 void h_srv_diag(int nlines);
 
+/* h_fail - for programs without cmocka: print "PROG: FAIL: " and the
+ * message, then h_srv_diag(nlines), then exit 1 (the atexit handlers
+ * stop the children). */
+void h_fail(const char *prog, int nlines, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 /* h_srv_stats - SIGUSR1 the server and wait up to timeout_ms for a new
  * "stats:" line on its stderr. 0 or -ETIMEDOUT / -ESRCH. */
 int h_srv_stats(struct h_srv *s, int timeout_ms);
@@ -151,6 +181,10 @@ void h_last_line(const char *text, char *buf, size_t len);
 /* h_proc_fds - number of open descriptors of pid, or -errno. */
 int h_proc_fds(pid_t pid);
 
+/* h_proc_fds_wait - poll h_proc_fds every 5 ms until it reads want or
+ * timeout_ms passes; returns the last count (or -errno). */
+int h_proc_fds_wait(pid_t pid, int want, int timeout_ms);
+
 /* h_proc_rss_kib - VmRSS of pid in KiB, or -errno. */
 long h_proc_rss_kib(pid_t pid);
 
@@ -164,6 +198,11 @@ long long h_proc_cpu_ns(pid_t pid);
 /* h_proc_asan - true if pid runs with AddressSanitizer (its maps name
  * libasan) or E2E_ASAN=1 is set in our environment. */
 bool h_proc_asan(pid_t pid);
+
+/* h_deny_uring - an h_start.setup: make io_uring_setup fail with the
+ * errno *ctx points to, by a seccomp filter (as Docker's default profile
+ * does); 0 or -errno (no seccomp here). */
+int h_deny_uring(void *ctx);
 
 /* h_have_ipv6_loopback - true if a socket can bind [::1]. */
 bool h_have_ipv6_loopback(void);

@@ -7,50 +7,32 @@
  * sends (ring_wait) fold the send of an echo and the wait for the next
  * message into one enter (about 1.0 per message; 2.0 without them).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "test_run.h"
+#include "harness.h"
 
 #define WAITS_MSGS 2000
 #define WAITS_SIZE 64
+#define WAITS_MS 10000 /* for one message: only a hang hits it */
 
 static int waits_pingpong(unsigned port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port) };
 	unsigned char msg[WAITS_SIZE], back[WAITS_SIZE];
-	int fd, one = 1, i;
-	size_t got;
-	ssize_t n;
+	int fd, i;
 
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = h_connect("127.0.0.1", port, 0, 0, false);
 	if (fd < 0)
-		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -errno;
-	}
+		return fd;
 	for (i = 0; i < WAITS_MSGS; i++) {
 		memset(msg, 'a' + i % 26, sizeof(msg));
-		if (send(fd, msg, sizeof(msg), 0) != (ssize_t)sizeof(msg))
-			break;
-		for (got = 0; got < sizeof(back); got += (size_t)n) {
-			n = recv(fd, back + got, sizeof(back) - got, 0);
-			if (n <= 0)
-				break;
-		}
-		if (got != sizeof(back) || memcmp(msg, back, sizeof(msg)))
+		if (h_send_all(fd, msg, sizeof(msg), WAITS_MS) ||
+		    h_recv_exact(fd, back, sizeof(back), WAITS_MS, NULL) ||
+		    memcmp(msg, back, sizeof(msg)))
 			break;
 	}
 	close(fd);
@@ -59,7 +41,7 @@ static int waits_pingpong(unsigned port)
 
 int main(int argc, char **argv)
 {
-	struct trun t;
+	static struct h_srv s;
 	long long waits, bytes;
 	double max, per;
 	int ret;
@@ -69,26 +51,26 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	max = atof(argv[1]);
-	if (trun_start(&t, &argv[3], NULL, NULL) ||
-	    trun_listen(&t, 5000) != 1) {
+	atexit(h_srv_cleanup_all);
+	if (h_srv_start(&s, &argv[3], NULL)) {
 		fprintf(stderr, "test_waits: the server did not start\n%s",
-			t.err);
+			s.err ? s.err : "");
 		return 1;
 	}
-	ret = waits_pingpong(t.port);
-	trun_wait(&t, SIGTERM, 3000);
+	ret = waits_pingpong(s.port);
+	h_srv_stop(&s, SIGTERM, 3000, NULL);
 	if (ret) {
 		fprintf(stderr, "test_waits: ping-pong failed: %s\n",
 			strerror(-ret));
 		return 1;
 	}
-	waits = trun_stat(&t, "waits");
-	bytes = trun_stat(&t, "bytes_in");
+	waits = h_srv_stat(&s, "waits");
+	bytes = h_srv_stat(&s, "bytes_in");
 	if (waits < 0 || bytes != (long long)WAITS_MSGS * WAITS_SIZE) {
 		fprintf(stderr,
 			"test_waits: no final stats (waits %lld, "
 			"bytes_in %lld)\n%s",
-			waits, bytes, t.err);
+			waits, bytes, s.err);
 		return 1;
 	}
 	per = (double)waits / WAITS_MSGS;

@@ -33,7 +33,7 @@
 #define LOOP_ACCEPTS 64 /* accepts per wakeup */
 #define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 
-/* Per-socket I/O facts kept in pool_slot.io. */
+/* Per-socket I/O facts kept in ready_conn.io. */
 enum {
 	IO_RD = 1u << 0, /* believed readable: the last recv was not short */
 	IO_WR = 1u << 1, /* believed writable: the last send was not short */
@@ -41,6 +41,13 @@ enum {
 	IO_OUT = 1u << 3, /* POLLER_OUT registered (level-triggered only) */
 	IO_PEND = 1u << 4, /* on the pending list (edge-triggered only) */
 	IO_HUP = 1u << 5, /* the peer shut its side: read on until EOF */
+};
+
+/* A connection: the pool's slot (the core's state) and the socket's facts. */
+struct ready_conn {
+	struct pool_slot slot;
+	int fd;
+	uint32_t io; /* IO_* */
 };
 
 struct loop {
@@ -60,6 +67,11 @@ struct loop {
 	struct poller_event ev[LOOP_EVENTS];
 };
 
+static struct ready_conn *loop_conn_at(const struct loop *l, uint32_t i)
+{
+	return (struct ready_conn *)pool_at(&l->pool, i);
+}
+
 static void loop_print_stats(struct loop *l)
 {
 	l->sv.st.bufs_live = l->env.cache.live;
@@ -67,18 +79,18 @@ static void loop_print_stats(struct loop *l)
 }
 
 /* Edge-triggered only: remember a connection that still has work. */
-static void loop_pend(struct loop *l, struct pool_slot *s)
+static void loop_pend(struct loop *l, struct ready_conn *s)
 {
-	uint32_t idx = pool_index(&l->pool, s);
+	uint32_t idx = s->slot.index;
 
 	if (s->io & IO_PEND)
 		return;
 	s->io |= IO_PEND;
-	s->link = POOL_NONE;
+	s->slot.link = POOL_NONE;
 	if (l->pend_head == POOL_NONE)
 		l->pend_head = idx;
 	else
-		l->pool.slots[l->pend_tail].link = idx;
+		loop_conn_at(l, l->pend_tail)->slot.link = idx;
 	l->pend_tail = idx;
 }
 
@@ -94,12 +106,12 @@ static void loop_listen_set(struct loop *l, bool on)
 	}
 }
 
-static void loop_close(struct loop *l, struct pool_slot *s)
+static void loop_close(struct loop *l, struct ready_conn *s)
 {
-	serve_closed(&l->sv, conn_error(&s->conn));
+	serve_closed(&l->sv, conn_error(&s->slot.conn));
 	l->p->ops->del(l->p, s->fd);
 	close(s->fd);
-	pool_free(&l->pool, s);
+	pool_free(&l->pool, &s->slot);
 	/* A slot is free again: resume accepting if the limit paused it. */
 	if (l->sv.lstate == SERVE_LISTEN_FULL) {
 		l->sv.lstate = SERVE_LISTEN_ON;
@@ -109,9 +121,9 @@ static void loop_close(struct loop *l, struct pool_slot *s)
 }
 
 /* One recv into the core's window. Returns true if bytes moved. */
-static bool loop_recv(struct loop *l, struct pool_slot *s)
+static bool loop_recv(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	uint8_t *p;
 	size_t len;
 	ssize_t n;
@@ -152,9 +164,9 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 }
 
 /* One send from the core's window. Returns true if bytes moved. */
-static bool loop_send(struct loop *l, struct pool_slot *s)
+static bool loop_send(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	const uint8_t *p;
 	size_t len;
 	ssize_t n;
@@ -185,7 +197,7 @@ static bool loop_send(struct loop *l, struct pool_slot *s)
 }
 
 /* Level-triggered: register what the core wants, only when it changed. */
-static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
+static int loop_interest(struct loop *l, struct ready_conn *s, unsigned w)
 {
 	unsigned want = 0, ev = 0;
 	int ret;
@@ -200,7 +212,7 @@ static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
 	}
 	if ((s->io & (IO_IN | IO_OUT)) == want)
 		return 0;
-	ret = l->p->ops->mod(l->p, s->fd, pool_handle(&l->pool, s), ev);
+	ret = l->p->ops->mod(l->p, s->fd, pool_handle(&l->pool, &s->slot), ev);
 	l->sv.st.ctls++;
 	if (ret)
 		return ret;
@@ -213,9 +225,9 @@ static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
  * budget is spent, then close it, re-register interest, or (edge-triggered)
  * queue it to continue after the others had their turn.
  */
-static void loop_service(struct loop *l, struct pool_slot *s)
+static void loop_service(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	unsigned w = conn_wants(c);
 	int round, ret;
 	bool moved;
@@ -271,7 +283,7 @@ static void loop_pause(struct loop *l)
 
 static void loop_add_conn(struct loop *l, int fd)
 {
-	struct pool_slot *s;
+	struct ready_conn *s;
 	int ret;
 
 	if (l->fd_limit && fd >= l->fd_limit) {
@@ -280,7 +292,7 @@ static void loop_add_conn(struct loop *l, int fd)
 		l->sv.st.refused_fd++;
 		return;
 	}
-	s = pool_alloc(&l->pool, &l->env);
+	s = (struct ready_conn *)pool_alloc(&l->pool, &l->env);
 	if (!s) {
 		close(fd);
 		l->sv.st.accept_errors++;
@@ -288,11 +300,12 @@ static void loop_add_conn(struct loop *l, int fd)
 	}
 	s->fd = fd;
 	s->io = IO_WR;
-	ret = l->p->ops->add(l->p, fd, pool_handle(&l->pool, s), POLLER_IN);
+	ret = l->p->ops->add(l->p, fd, pool_handle(&l->pool, &s->slot),
+			     POLLER_IN);
 	l->sv.st.ctls++;
 	if (ret) {
 		close(fd);
-		pool_free(&l->pool, s);
+		pool_free(&l->pool, &s->slot);
 		l->sv.st.accept_errors++;
 		return;
 	}
@@ -335,14 +348,14 @@ static void loop_accept(struct loop *l)
 
 static void loop_event(struct loop *l, const struct poller_event *e)
 {
-	struct pool_slot *s;
+	struct ready_conn *s;
 
 	if (e->tag == LOOP_TAG_LISTENER) {
 		if (l->sv.lstate == SERVE_LISTEN_ON)
 			loop_accept(l);
 		return;
 	}
-	s = pool_lookup(&l->pool, e->tag);
+	s = (struct ready_conn *)pool_lookup(&l->pool, e->tag);
 	if (!s) {
 		l->sv.st.stale++;
 		return;
@@ -362,12 +375,12 @@ static void loop_event(struct loop *l, const struct poller_event *e)
 static void loop_run_pending(struct loop *l)
 {
 	uint32_t idx = l->pend_head;
-	struct pool_slot *s;
+	struct ready_conn *s;
 
 	l->pend_head = POOL_NONE;
 	while (idx != POOL_NONE) {
-		s = &l->pool.slots[idx];
-		idx = s->link;
+		s = loop_conn_at(l, idx);
+		idx = s->slot.link;
 		s->io &= ~IO_PEND;
 		loop_service(l, s);
 	}
@@ -469,7 +482,7 @@ static int ready_member(void *arg, struct team_member *tm)
 	l->fd_limit = cfg->ops->fd_limit;
 	l->max_conns = tm->max_conns;
 
-	ret = pool_init(&l->pool, l->max_conns);
+	ret = pool_init(&l->pool, l->max_conns, sizeof(struct ready_conn));
 	if (ret) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(-ret));
@@ -527,8 +540,8 @@ stop:
 	close(l->lfd);
 	l->lfd = -1;
 	for (i = 0; i < l->pool.cap; i++) {
-		if (l->pool.slots[i].gen)
-			loop_close(l, &l->pool.slots[i]);
+		if (loop_conn_at(l, i)->slot.gen)
+			loop_close(l, loop_conn_at(l, i));
 	}
 	team_closing(tm);
 	loop_print_stats(l);

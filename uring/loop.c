@@ -59,7 +59,7 @@
 #define MS_ACCEPT_MULTI_ROOM (TEAM_BACKLOG + 1u + MS_ACCEPT_SLACK)
 #define MS_ACCEPT_BATCH 8u
 
-/* A connection's requests, kept in pool_slot.io. */
+/* A connection's requests, kept in uring_conn.io. */
 enum {
 	IO_RECV = 1u << 0, /* a recv is in flight: rx window lent */
 	IO_SEND = 1u << 1, /* a send is in flight: tx window lent */
@@ -93,6 +93,16 @@ struct loop_cqe {
 
 struct loop;
 
+/* A connection: the pool's slot (the core's state) and its requests. */
+struct uring_conn {
+	struct pool_slot slot;
+	int fd;
+	uint32_t io; /* IO_* */
+	uint32_t tx_len; /* bytes offered by the send in flight */
+	int32_t tx_res; /* a zero-copy send's result, until its notification
+			 * says the bytes may be reused */
+};
+
 /* What differs between modes: how accepts and receives are armed and
  * completed. Sends, cancels and closes are shared. */
 struct loop_mode {
@@ -101,8 +111,8 @@ struct loop_mode {
 	size_t nops;
 	void (*arm_accept)(struct loop *l);
 	void (*on_accept)(struct loop *l, int res, unsigned flags);
-	void (*arm_recv)(struct loop *l, struct pool_slot *s);
-	void (*on_recv)(struct loop *l, struct pool_slot *s, int res,
+	void (*arm_recv)(struct loop *l, struct uring_conn *s);
+	void (*on_recv)(struct loop *l, struct uring_conn *s, int res,
 			unsigned flags);
 	bool segments; /* receives land in the provided-buffer ring */
 };
@@ -117,9 +127,6 @@ struct loop {
 	struct prep prep; /* how SQEs are shaped: the feature flags */
 	unsigned files; /* --fixed-files: slots in the direct file table */
 	bool zc_loopback_off; /* --send-zc refused: a loopback listener */
-	uint32_t *tx_len; /* per slot: bytes offered by the send in flight */
-	int32_t *tx_res; /* per slot: a zero-copy send's result, until its
-			  * notification says the bytes may be reused */
 	struct bufring br; /* multishot: the provided buffers */
 	bool br_live;
 	bool accept_multi; /* the accept in flight is multishot */
@@ -184,20 +191,20 @@ static bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud,
 	return true;
 }
 
-static void loop_close_end(struct loop *l, struct pool_slot *s)
+static void loop_close_end(struct loop *l, struct uring_conn *s)
 {
-	serve_closed(&l->sv, conn_error(&s->conn));
+	serve_closed(&l->sv, conn_error(&s->slot.conn));
 	if (l->br_live) {
 		int id;
 
 		/* Bytes never echoed: their buffers go back to the kernel. */
-		while ((id = conn_seg_drop(&s->conn)) >= 0)
+		while ((id = conn_seg_drop(&s->slot.conn)) >= 0)
 			bufring_put(&l->br, (uint16_t)id);
 	}
 	/* A direct descriptor was closed by its own request (loop_close). */
 	if (!l->prep.fixed)
 		close(s->fd);
-	pool_free(&l->pool, s);
+	pool_free(&l->pool, &s->slot);
 	/* A slot is free again: resume accepting if the limit paused it. */
 	if (l->sv.lstate == SERVE_LISTEN_FULL) {
 		l->sv.lstate = SERVE_LISTEN_ON;
@@ -231,7 +238,7 @@ static void loop_drop_fd(struct loop *l, int fd)
  * not read is lost, as in any abortive close); the reset releases the
  * pages and the notification follows.
  */
-static void loop_abort(struct loop *l, struct pool_slot *s)
+static void loop_abort(struct loop *l, struct uring_conn *s)
 {
 	struct io_uring_sqe *sqe;
 
@@ -241,16 +248,16 @@ static void loop_abort(struct loop *l, struct pool_slot *s)
 	if (!sqe)
 		return;
 	prep_abort(&l->prep, sqe, s->fd);
-	io_uring_sqe_set_data64(sqe,
-				ud_pack(UD_ABORT, pool_handle(&l->pool, s)));
+	io_uring_sqe_set_data64(
+	    sqe, ud_pack(UD_ABORT, pool_handle(&l->pool, &s->slot)));
 	s->io |= IO_ABORT;
 	l->sv.st.cancels++;
 }
 
 /* Ask the recv in flight to end, once per recv (see IO_RECV_STOP). */
-static void loop_stop_recv(struct loop *l, struct pool_slot *s)
+static void loop_stop_recv(struct loop *l, struct uring_conn *s)
 {
-	uint64_t h = pool_handle(&l->pool, s);
+	uint64_t h = pool_handle(&l->pool, &s->slot);
 
 	if ((s->io & (IO_RECV | IO_RECV_STOP)) != IO_RECV)
 		return;
@@ -259,9 +266,9 @@ static void loop_stop_recv(struct loop *l, struct pool_slot *s)
 }
 
 /* Start closing s: cancel what is in flight; the last completion closes. */
-static void loop_close(struct loop *l, struct pool_slot *s)
+static void loop_close(struct loop *l, struct uring_conn *s)
 {
-	uint64_t h = pool_handle(&l->pool, s);
+	uint64_t h = pool_handle(&l->pool, &s->slot);
 	struct io_uring_sqe *sqe;
 
 	if (!(s->io & IO_CLOSING)) {
@@ -288,18 +295,18 @@ static void loop_close(struct loop *l, struct pool_slot *s)
 	loop_close_end(l, s);
 }
 
-static void loop_send(struct loop *l, struct pool_slot *s)
+static void loop_send(struct loop *l, struct uring_conn *s)
 {
-	uint64_t ud = ud_pack(UD_SEND, pool_handle(&l->pool, s));
+	uint64_t ud = ud_pack(UD_SEND, pool_handle(&l->pool, &s->slot));
 	struct io_uring_sqe *sqe;
 	const uint8_t *p;
 	size_t len;
 
-	len = conn_tx_window(&s->conn, &p);
+	len = conn_tx_window(&s->slot.conn, &p);
 	sqe = loop_sqe(l);
 	if (!sqe) {
-		conn_tx_commit(&s->conn, 0);
-		conn_fail(&s->conn, l->r.err);
+		conn_tx_commit(&s->slot.conn, 0);
+		conn_fail(&s->slot.conn, l->r.err);
 		return;
 	}
 	if (prep_send(&l->prep, sqe, s->fd, p, len, !(s->io & IO_ZC_OFF))) {
@@ -308,41 +315,41 @@ static void loop_send(struct loop *l, struct pool_slot *s)
 	}
 	s->io &= ~IO_ZC_OFF;
 	io_uring_sqe_set_data64(sqe, ud);
-	l->tx_len[pool_index(&l->pool, s)] = (uint32_t)len;
+	s->tx_len = (uint32_t)len;
 	s->io |= IO_SEND;
 	l->sv.st.send_calls++;
 	/* The connection's last bytes, a multishot recv armed to report
 	 * what the peer does next: this completion will only recycle a
 	 * buffer, so the next wait need not return for it alone. */
 	if (l->mode->segments && !(s->io & IO_ZC) &&
-	    len == conn_buffered(&s->conn) &&
-	    (conn_wants(&s->conn) & CONN_WANT_READ) && (s->io & IO_RECV) &&
+	    len == conn_buffered(&s->slot.conn) &&
+	    (conn_wants(&s->slot.conn) & CONN_WANT_READ) && (s->io & IO_RECV) &&
 	    !(s->io & (IO_RECV_STOP | IO_RING_RECV | IO_CLOSING)))
 		l->r.quiet++;
 }
 
 /* Shut the write side, as the core asks once everything is echoed. A
  * direct descriptor is no fd for shutdown(2): then it is a request. */
-static void loop_shutdown(struct loop *l, struct pool_slot *s)
+static void loop_shutdown(struct loop *l, struct uring_conn *s)
 {
 	struct io_uring_sqe *sqe;
 
 	l->sv.st.shutdowns++;
 	if (!l->prep.fixed) {
 		if (shutdown(s->fd, SHUT_WR))
-			conn_fail(&s->conn, -errno);
+			conn_fail(&s->slot.conn, -errno);
 		else
-			conn_shut_done(&s->conn);
+			conn_shut_done(&s->slot.conn);
 		return;
 	}
 	sqe = loop_sqe(l);
 	if (!sqe) {
-		conn_fail(&s->conn, l->r.err);
+		conn_fail(&s->slot.conn, l->r.err);
 		return;
 	}
 	prep_shutdown(&l->prep, sqe, s->fd);
-	io_uring_sqe_set_data64(sqe,
-				ud_pack(UD_SHUT, pool_handle(&l->pool, s)));
+	io_uring_sqe_set_data64(
+	    sqe, ud_pack(UD_SHUT, pool_handle(&l->pool, &s->slot)));
 	s->io |= IO_SHUT;
 }
 
@@ -350,9 +357,9 @@ static void loop_shutdown(struct loop *l, struct pool_slot *s)
  * Submit what the core wants and nothing is in flight for yet; close when
  * it wants nothing. Called after every change: accept and each completion.
  */
-static void loop_drive(struct loop *l, struct pool_slot *s)
+static void loop_drive(struct loop *l, struct uring_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	unsigned w;
 
 	if (s->io & IO_CLOSING) {
@@ -376,7 +383,7 @@ static void loop_drive(struct loop *l, struct pool_slot *s)
 }
 
 /* A recv or send failed with res (its window already returned). */
-static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
+static void loop_io_error(struct loop *l, struct uring_conn *s, int res)
 {
 	/* Cancelled by us, or failing anyway while we close: not news. */
 	if (s->io & IO_CLOSING)
@@ -386,27 +393,27 @@ static void loop_io_error(struct loop *l, struct pool_slot *s, int res)
 		l->sv.st.eagain++;
 		return;
 	}
-	conn_fail(&s->conn, res);
+	conn_fail(&s->slot.conn, res);
 }
 
 /* The send in flight is over: commit what it sent. */
-static void loop_send_done(struct loop *l, struct pool_slot *s, int res)
+static void loop_send_done(struct loop *l, struct uring_conn *s, int res)
 {
-	uint32_t len = l->tx_len[pool_index(&l->pool, s)];
+	uint32_t len = s->tx_len;
 	int id;
 
 	s->io &= ~IO_SEND;
 	if (res >= 0) {
 		/* A short send is normal: the next one starts at the rest. A
 		 * provided buffer fully echoed goes back to the kernel. */
-		id = conn_tx_commit(&s->conn, (size_t)res);
+		id = conn_tx_commit(&s->slot.conn, (size_t)res);
 		if (id >= 0)
 			bufring_put(&l->br, (uint16_t)id);
 		l->sv.st.bytes_out += (uint64_t)res;
 		if ((uint32_t)res < len)
 			l->sv.st.short_sends++;
 	} else {
-		conn_tx_commit(&s->conn, 0);
+		conn_tx_commit(&s->slot.conn, 0);
 		loop_io_error(l, s, res);
 	}
 	loop_drive(l, s);
@@ -418,11 +425,9 @@ static void loop_send_done(struct loop *l, struct pool_slot *s, int res)
  * then may the window be committed: a committed window is recycled (the
  * own ring takes new bytes, a provided buffer goes back to the kernel).
  */
-static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
+static void loop_on_send(struct loop *l, struct uring_conn *s, int res,
 			 unsigned flags)
 {
-	uint32_t i = pool_index(&l->pool, s);
-
 	if (!(s->io & IO_ZC)) {
 		loop_send_done(l, s, res);
 		return;
@@ -431,9 +436,9 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
 		l->sv.st.zc_notifs++;
 		if ((uint32_t)res & IORING_NOTIF_USAGE_ZC_COPIED)
 			l->sv.st.zc_copied++;
-		res = l->tx_res[i];
+		res = s->tx_res;
 	} else if (flags & IORING_CQE_F_MORE) {
-		l->tx_res[i] = res;
+		s->tx_res = res;
 		s->io |= IO_ZC_NOTIF;
 		/* Cancelled by a close (the result came after it began). */
 		if (s->io & IO_CLOSING)
@@ -446,7 +451,7 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
 		 * zero-copy send in flight is charged to RLIMIT_MEMLOCK.
 		 * Send the same bytes again, copying. */
 		l->sv.st.zc_refused++;
-		conn_tx_commit(&s->conn, 0);
+		conn_tx_commit(&s->slot.conn, 0);
 		s->io &= ~IO_SEND;
 		s->io |= IO_ZC_OFF;
 		loop_drive(l, s);
@@ -456,27 +461,27 @@ static void loop_on_send(struct loop *l, struct pool_slot *s, int res,
 }
 
 /* The shutdown request completed (direct descriptors). */
-static void loop_on_shut(struct loop *l, struct pool_slot *s, int res)
+static void loop_on_shut(struct loop *l, struct uring_conn *s, int res)
 {
 	s->io &= ~IO_SHUT;
 	if (!(s->io & IO_CLOSING)) {
 		if (res < 0)
-			conn_fail(&s->conn, res);
+			conn_fail(&s->slot.conn, res);
 		else
-			conn_shut_done(&s->conn);
+			conn_shut_done(&s->slot.conn);
 	}
 	loop_drive(l, s);
 }
 
 static void loop_add_conn(struct loop *l, int fd)
 {
-	struct pool_slot *s;
+	struct uring_conn *s;
 
 	if (l->sv.lstate == SERVE_LISTEN_OFF) {
 		loop_drop_fd(l, fd);
 		return;
 	}
-	s = pool_alloc(&l->pool, &l->env);
+	s = (struct uring_conn *)pool_alloc(&l->pool, &l->env);
 	if (!s) {
 		loop_drop_fd(l, fd);
 		l->sv.st.accept_errors++;
@@ -531,20 +536,20 @@ static void basic_on_accept(struct loop *l, int res, unsigned flags)
 	basic_arm_accept(l);
 }
 
-static void basic_arm_recv(struct loop *l, struct pool_slot *s)
+static void basic_arm_recv(struct loop *l, struct uring_conn *s)
 {
-	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, s));
+	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, &s->slot));
 	struct io_uring_sqe *sqe;
 	uint8_t *p;
 	size_t len;
 
 	/* On -ENOMEM the core has failed the connection: drive closes it. */
-	if (conn_rx_window(&s->conn, &p, &len))
+	if (conn_rx_window(&s->slot.conn, &p, &len))
 		return;
 	sqe = loop_sqe(l);
 	if (!sqe) {
-		conn_rx_commit(&s->conn, 0);
-		conn_fail(&s->conn, l->r.err);
+		conn_rx_commit(&s->slot.conn, 0);
+		conn_fail(&s->slot.conn, l->r.err);
 		return;
 	}
 	prep_recv(&l->prep, sqe, s->fd, p, len);
@@ -553,10 +558,10 @@ static void basic_arm_recv(struct loop *l, struct pool_slot *s)
 	l->sv.st.recv_calls++;
 }
 
-static void basic_on_recv(struct loop *l, struct pool_slot *s, int res,
+static void basic_on_recv(struct loop *l, struct uring_conn *s, int res,
 			  unsigned flags)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 
 	s->io &= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);
 	if (res > 0) {
@@ -664,9 +669,9 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 	ms_arm_accept(l);
 }
 
-static void ms_arm_recv(struct loop *l, struct pool_slot *s)
+static void ms_arm_recv(struct loop *l, struct uring_conn *s)
 {
-	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, s));
+	uint64_t ud = ud_pack(UD_RECV, pool_handle(&l->pool, &s->slot));
 	struct io_uring_sqe *sqe;
 
 	/*
@@ -675,8 +680,8 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 	 * recv into the connection's own ring: when stuck readers hold the
 	 * whole pool, the others still make progress.
 	 */
-	if (!conn_ring_idle(&s->conn) && l->br.avail && !(s->io & IO_NOBUF) &&
-	    (s->io & IO_SEND)) {
+	if (!conn_ring_idle(&s->slot.conn) && l->br.avail &&
+	    !(s->io & IO_NOBUF) && (s->io & IO_SEND)) {
 		/* Own-ring bytes (after an -ENOBUFS) are still going out:
 		 * arm the multishot recv once that send completes and the
 		 * ring is idle, instead of staying on one-shot recvs into the
@@ -684,17 +689,18 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
 		l->sv.st.ring_waits++;
 		return;
 	}
-	if (!conn_ring_idle(&s->conn) || !l->br.avail || (s->io & IO_NOBUF)) {
+	if (!conn_ring_idle(&s->slot.conn) || !l->br.avail ||
+	    (s->io & IO_NOBUF)) {
 		basic_arm_recv(l, s);
 		return;
 	}
 	sqe = loop_sqe(l);
 	if (!sqe) {
-		conn_fail(&s->conn, l->r.err);
+		conn_fail(&s->slot.conn, l->r.err);
 		return;
 	}
 	prep_recv_multishot(&l->prep, sqe, s->fd,
-			    (uint32_t)conn_rx_room(&s->conn));
+			    (uint32_t)conn_rx_room(&s->slot.conn));
 	io_uring_sqe_set_data64(sqe, ud);
 	s->io |= IO_RECV;
 	l->sv.st.recv_calls++;
@@ -706,10 +712,10 @@ static void ms_arm_recv(struct loop *l, struct pool_slot *s)
  * the last. The connection holds them: kept, not copied, the echo is sent
  * from them.
  */
-static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
+static void ms_take(struct loop *l, struct uring_conn *s, uint16_t id,
 		    uint32_t n)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	uint32_t k;
 
 	l->sv.st.bytes_in += n;
@@ -729,10 +735,10 @@ static void ms_take(struct loop *l, struct pool_slot *s, uint16_t id,
 		l->sv.st.full++;
 }
 
-static void ms_on_recv(struct loop *l, struct pool_slot *s, int res,
+static void ms_on_recv(struct loop *l, struct uring_conn *s, int res,
 		       unsigned flags)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	uint16_t id;
 
 	if (s->io & IO_RING_RECV) {
@@ -892,7 +898,7 @@ static void loop_stale_bufs(struct loop *l, const struct loop_cqe *c)
 static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 {
 	enum ud_op op = ud_op(c->ud);
-	struct pool_slot *s;
+	struct uring_conn *s;
 
 	/* liburing's own wait timeout, used only without IORING_FEAT_EXT_ARG. */
 	if (c->ud == LIBURING_UDATA_TIMEOUT)
@@ -913,7 +919,7 @@ static void loop_cqe(struct loop *l, const struct loop_cqe *c)
 	default:
 		break;
 	}
-	s = pool_lookup(&l->pool, ud_handle(c->ud));
+	s = (struct uring_conn *)pool_lookup(&l->pool, ud_handle(c->ud));
 	if (!s) {
 		l->sv.st.stale++;
 		loop_stale_bufs(l, c);
@@ -1048,7 +1054,7 @@ static int loop_serve(struct loop *l)
 static void loop_stop(struct loop *l)
 {
 	int64_t deadline = clock_ms() + LOOP_STOP_MS, now;
-	struct pool_slot *s;
+	struct uring_conn *s;
 	uint32_t i;
 
 	l->stopping = true;
@@ -1060,8 +1066,9 @@ static void loop_stop(struct loop *l)
 	if (l->sig_armed)
 		loop_cancel(l, ud_pack(UD_SIGNAL, 0), ud_pack(UD_CANCEL, 0), 0);
 	for (i = 0; i < l->pool.cap; i++) {
-		if (l->pool.slots[i].gen)
-			loop_close(l, &l->pool.slots[i]);
+		s = (struct uring_conn *)pool_at(&l->pool, i);
+		if (s->slot.gen)
+			loop_close(l, s);
 	}
 	while (l->inflight && !l->r.err && (now = clock_ms()) < deadline) {
 		if (!loop_wait_ok(ring_wait(&l->r, (int)(deadline - now))))
@@ -1079,13 +1086,13 @@ static void loop_stop(struct loop *l)
 	ring_exit(&l->r);
 	l->ring_live = false;
 	for (i = 0; i < l->pool.cap; i++) {
-		s = &l->pool.slots[i];
-		if (!s->gen)
+		s = (struct uring_conn *)pool_at(&l->pool, i);
+		if (!s->slot.gen)
 			continue;
 		if (s->io & IO_RING_RECV)
-			conn_rx_commit(&s->conn, 0);
+			conn_rx_commit(&s->slot.conn, 0);
 		if (s->io & IO_SEND)
-			conn_tx_commit(&s->conn, 0);
+			conn_tx_commit(&s->slot.conn, 0);
 		s->io = 0;
 		loop_close_end(l, s);
 	}
@@ -1310,25 +1317,17 @@ static int uring_member(void *arg, struct team_member *tm)
 	l->sfd = tm->ctl;
 	l->max_conns = tm->max_conns;
 
-	ret = pool_init(&l->pool, l->max_conns);
+	ret = pool_init(&l->pool, l->max_conns, sizeof(struct uring_conn));
 	if (ret) {
 		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
 			prog, l->max_conns, strerror(-ret));
 		goto err_free;
 	}
-	l->tx_len = alloc_calloc(l->max_conns, sizeof(*l->tx_len));
-	l->tx_res = alloc_calloc(l->max_conns, sizeof(*l->tx_res));
-	if (!l->tx_len || !l->tx_res) {
-		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
-			prog, l->max_conns, strerror(ENOMEM));
-		/* One of the two may have been allocated. */
-		goto err_tx_len;
-	}
 	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
 	if (ret) {
 		fprintf(stderr, "%s: cannot allocate buffers: %s\n", prog,
 			strerror(-ret));
-		goto err_tx_len;
+		goto err_pool;
 	}
 
 	/* Size the CQ for every request that can be out at once, so that
@@ -1458,9 +1457,7 @@ err_ring:
 		ring_exit(&l->r);
 err_env:
 	conn_env_fini(&l->env);
-err_tx_len:
-	alloc_free(l->tx_len);
-	alloc_free(l->tx_res);
+err_pool:
 	pool_fini(&l->pool);
 err_free:
 	close(tm->lfd);

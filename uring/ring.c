@@ -81,9 +81,19 @@ static const struct ring_name *ring_find(const struct ring_name *t, size_t n,
 	return NULL;
 }
 
-static const char *ring_kernel(struct utsname *u)
+const char *ring_kernel(struct utsname *u)
 {
 	return uname(u) ? "unknown" : u->release;
+}
+
+bool ring_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
 }
 
 /* CAP_IPC_LOCK exempts a process from RLIMIT_MEMLOCK accounting. */

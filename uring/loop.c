@@ -26,10 +26,11 @@
 
 #define LOOP_STOP_MS 500 /* longest wait for cancelled requests at stop */
 
-/* Copy what the ring counts into the shared counters. */
-static void loop_refresh_stats(struct loop *l)
+void loop_refresh_stats(struct serve *sv)
 {
-	l->sv.st.bufs_live = l->env.cache.live;
+	/* sv is the loop's first member. */
+	struct loop *l = (struct loop *)sv;
+
 	/* Held by connections or named by completions not yet handled: 0
 	 * once every connection is closed, whatever happened to them (and
 	 * 0 without provided buffers: the ring is zeroed). */
@@ -39,12 +40,6 @@ static void loop_refresh_stats(struct loop *l)
 	l->sv.st.sq_full = l->r.sq_full;
 	l->sv.st.submit_busy = l->r.busy;
 	l->sv.st.cq_overflow = l->r.cq_backlog;
-}
-
-void loop_print_stats(struct loop *l)
-{
-	loop_refresh_stats(l);
-	team_publish(l->tm, &l->sv.st);
 }
 
 struct io_uring_sqe *loop_sqe(struct loop *l)
@@ -70,18 +65,14 @@ bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud, unsigned flags)
 
 static void loop_close_end(struct loop *l, struct uring_conn *u)
 {
-	serve_closed(&l->sv, conn_error(uconn_core(u)));
 	/* Bytes never echoed: what they are held in goes back. */
 	l->mode->drop_held(l, u);
 	/* A direct descriptor was closed by its own request (loop_close). */
 	if (!l->prep.fixed)
 		close(u->fd);
-	pool_free(&l->pool, &u->slot);
 	/* A slot is free again: resume accepting if the limit paused it. */
-	if (l->sv.lstate == SERVE_LISTEN_FULL) {
-		l->sv.lstate = SERVE_LISTEN_ON;
+	if (serve_close(&l->sv, &u->slot))
 		l->mode->arm_accept(l);
-	}
 }
 
 void loop_drop_fd(struct loop *l, int fd)
@@ -197,10 +188,9 @@ void loop_add_conn(struct loop *l, int fd)
 		loop_drop_fd(l, fd);
 		return;
 	}
-	u = (struct uring_conn *)pool_alloc(&l->pool, &l->env);
+	u = (struct uring_conn *)serve_open(&l->sv);
 	if (!u) {
 		loop_drop_fd(l, fd);
-		l->sv.st.accept_errors++;
 		return;
 	}
 	u->fd = fd;
@@ -227,22 +217,17 @@ void loop_arm_signal(struct loop *l)
 		return;
 	/* A poll, not a read: the pipe is O_NONBLOCK, and a read on it would
 	 * complete at once with -EAGAIN instead of waiting. */
-	io_uring_prep_poll_add(sqe, l->sfd, POLLIN);
+	io_uring_prep_poll_add(sqe, l->sv.sfd, POLLIN);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->sig_armed = true;
 }
 
 static void loop_on_signal(struct loop *l)
 {
-	unsigned sigs;
-
 	l->sig_armed = false;
 	if (l->stopping)
 		return;
-	sigs = sig_drain(l->sfd);
-	if (sigs & SIG_STATS)
-		loop_print_stats(l);
-	if (sigs & SIG_STOP) {
+	if (serve_signals(&l->sv)) {
 		l->stopping = true;
 		return;
 	}
@@ -336,7 +321,7 @@ static void loop_on_cqe(struct loop *l, const struct loop_cqe *c)
 	default:
 		break;
 	}
-	u = (struct uring_conn *)pool_lookup(&l->pool, ud_handle(c->ud));
+	u = (struct uring_conn *)pool_lookup(&l->sv.pool, ud_handle(c->ud));
 	if (!u) {
 		l->sv.st.stale++;
 		loop_stale_bufs(l, c);
@@ -388,15 +373,6 @@ static void loop_dispatch(struct loop *l)
 	l->ncqe = 0;
 }
 
-static void loop_timers(struct loop *l)
-{
-	if (l->sv.lstate != SERVE_LISTEN_BACKOFF && !l->sv.next_stats)
-		return;
-	loop_refresh_stats(l);
-	if (serve_timers(&l->sv, clock_ms()))
-		l->mode->arm_accept(l);
-}
-
 static bool loop_wait_ok(int ret)
 {
 	return !ret || ret == -ETIME || ret == -EINTR || ret == -EBUSY ||
@@ -424,7 +400,8 @@ int loop_serve(struct loop *l)
 		/* A lost completion would pin its connection for ever. */
 		if (l->r.cq_dropped)
 			return -EBADR;
-		loop_timers(l);
+		if (serve_timers(&l->sv))
+			l->mode->arm_accept(l);
 	}
 	return 0;
 }
@@ -442,8 +419,8 @@ static void loop_stop_hard(struct loop *l)
 	l->sv.st.stop_left = l->inflight;
 	ring_exit(&l->r);
 	l->ring_live = false;
-	for (i = 0; i < l->pool.cap; i++) {
-		u = (struct uring_conn *)pool_at(&l->pool, i);
+	for (i = 0; i < l->sv.pool.cap; i++) {
+		u = (struct uring_conn *)pool_at(&l->sv.pool, i);
 		if (!u->slot.gen)
 			continue;
 		if (u->reqs & REQ_RECV_OWN)
@@ -470,8 +447,8 @@ void loop_stop(struct loop *l)
 			    l->accepts > 1 ? IORING_ASYNC_CANCEL_ALL : 0);
 	if (l->sig_armed)
 		loop_cancel(l, ud_pack(UD_SIGNAL, 0), ud_pack(UD_CANCEL, 0), 0);
-	for (i = 0; i < l->pool.cap; i++) {
-		u = (struct uring_conn *)pool_at(&l->pool, i);
+	for (i = 0; i < l->sv.pool.cap; i++) {
+		u = (struct uring_conn *)pool_at(&l->sv.pool, i);
 		if (u->slot.gen)
 			loop_close(l, u);
 	}

@@ -71,12 +71,10 @@ struct loop_cqe {
 };
 
 struct loop {
-	struct serve sv; /* counters, accept state, timers */
+	struct serve sv; /* pool, buffers, counters, accept state, timers */
 	const struct uring_mode *mode;
 	struct ring r;
 	bool ring_live;
-	struct pool pool; /* of struct uring_conn */
-	struct conn_env env;
 	struct prep prep; /* how SQEs are shaped: the feature flags */
 	unsigned files; /* --fixed-files: slots in the direct file table */
 	bool zc_loopback_off; /* --send-zc refused: a loopback listener */
@@ -85,10 +83,6 @@ struct loop {
 	struct bufring br;
 	bool accept_multi; /* the accept in flight is multishot */
 	bool accept_cancelling; /* and its cancel is on the way */
-	unsigned max_conns;
-	int lfd;
-	int sfd; /* signal or control pipe: sig_drain bytes */
-	struct team_member *tm;
 	unsigned accepts; /* accept requests in flight */
 	bool sig_armed;
 	bool stopping;
@@ -163,7 +157,7 @@ static inline struct conn *uconn_core(struct uring_conn *u)
 static inline uint64_t uconn_handle(const struct loop *l,
 				    const struct uring_conn *u)
 {
-	return pool_handle(&l->pool, &u->slot);
+	return pool_handle(&l->sv.pool, &u->slot);
 }
 
 /* --- services for the modes (loop.c) -------------------------------- */
@@ -239,7 +233,8 @@ int loop_serve(struct loop *l);
  * until no request is in flight. */
 void loop_stop(struct loop *l);
 
-/* loop_print_stats - publish the counters (the stats line). */
-void loop_print_stats(struct loop *l);
+/* loop_refresh_stats - copy what the ring counts into the counters
+ * (serve's refresh hook, run before every stats line). */
+void loop_refresh_stats(struct serve *sv);
 
 #endif

@@ -34,17 +34,14 @@ static void basic_arm_accept(struct loop *l)
 
 	if (l->sv.lstate != SERVE_LISTEN_ON || l->accepts)
 		return;
-	if (l->pool.used >= l->max_conns) {
-		/* Leave the rest in the backlog until a slot frees. */
-		l->sv.st.at_limit++;
-		l->sv.lstate = SERVE_LISTEN_FULL;
+	/* Full: leave the rest in the backlog until a slot frees. */
+	if (serve_full(&l->sv))
 		return;
-	}
 	sqe = loop_sqe(l);
 	if (!sqe)
 		return;
 	/* Blocking sockets: io_uring polls for us (see setup.c). */
-	prep_accept(&l->prep, sqe, l->lfd, false);
+	prep_accept(&l->prep, sqe, l->sv.lfd, false);
 	io_uring_sqe_set_data64(sqe, ud);
 	l->accepts = 1;
 	l->sv.st.accept_calls++;

@@ -89,7 +89,7 @@ static int ms_setup(struct loop *l, const struct uring_config *cfg, char *why,
 	/* A multishot recv stops itself at the connection's bound (6.17);
 	 * before, only a cancel stops it, and it may overshoot meanwhile. */
 	l->prep.recv_limit = !cfg->no_recv_limit && ring_kernel_at_least(6, 17);
-	ret = conn_env_segs(&l->env, &l->br.segs);
+	ret = conn_env_segs(&l->sv.env, &l->br.segs);
 	if (ret) {
 		snprintf(why, whylen, "cannot use the buffer ring: %s",
 			 strerror(-ret));
@@ -117,10 +117,9 @@ static void ms_arm_accept(struct loop *l)
 	if (l->sv.lstate != SERVE_LISTEN_ON || l->accept_multi)
 		return;
 	/* Each accept in flight may bring one connection: count it in. */
-	room = l->max_conns - l->pool.used - l->accepts;
+	room = l->sv.max_conns - l->sv.pool.used - l->accepts;
 	if (room == 0 && l->accepts == 0) {
-		l->sv.st.at_limit++;
-		l->sv.lstate = SERVE_LISTEN_FULL;
+		serve_pause_full(&l->sv);
 		return;
 	}
 	multi = l->accepts == 0 && room > MS_ACCEPT_MULTI_ROOM;
@@ -128,7 +127,7 @@ static void ms_arm_accept(struct loop *l)
 		sqe = loop_sqe(l);
 		if (!sqe)
 			return;
-		prep_accept(&l->prep, sqe, l->lfd, multi);
+		prep_accept(&l->prep, sqe, l->sv.lfd, multi);
 		io_uring_sqe_set_data64(sqe, ud);
 		l->accepts++;
 		l->sv.st.accept_calls++;
@@ -148,7 +147,7 @@ static void ms_accept_maybe_cancel(struct loop *l, bool go_on)
 	if (!l->accept_multi || l->accept_cancelling)
 		return;
 	if (go_on && l->sv.lstate == SERVE_LISTEN_ON &&
-	    l->max_conns - l->pool.used > MS_ACCEPT_MULTI_ROOM)
+	    l->sv.max_conns - l->sv.pool.used > MS_ACCEPT_MULTI_ROOM)
 		return;
 	if (loop_cancel(l, ud_pack(UD_ACCEPT, 0), ud_pack(UD_CANCEL, 0), 0))
 		l->accept_cancelling = true;
@@ -168,7 +167,7 @@ static void ms_on_accept(struct loop *l, int res, unsigned flags)
 		l->accept_cancelling = false;
 	}
 	if (res >= 0) {
-		if (l->pool.used < l->max_conns ||
+		if (l->sv.pool.used < l->sv.max_conns ||
 		    l->sv.lstate == SERVE_LISTEN_OFF) {
 			loop_add_conn(l, res);
 		} else {

@@ -114,9 +114,7 @@ static void req_send_done(struct loop *l, struct uring_conn *u, int res)
 		id = conn_tx_commit(c, (size_t)res);
 		if (id >= 0)
 			bufring_put(&l->br, (uint16_t)id);
-		l->sv.st.bytes_out += (uint64_t)res;
-		if ((uint32_t)res < u->tx_len)
-			l->sv.st.short_sends++;
+		serve_tx(&l->sv, (size_t)res, u->tx_len);
 	} else {
 		conn_tx_commit(c, 0);
 		loop_io_error(l, u, res);
@@ -210,10 +208,7 @@ void req_on_recv_own(struct loop *l, struct uring_conn *u, int res)
 	u->state &= ~(ST_RECV_STOP | ST_NOBUF);
 	if (res > 0) {
 		conn_rx_commit(c, (size_t)res);
-		l->sv.st.bytes_in += (uint64_t)res;
-		serve_held(&l->sv, conn_buffered(c));
-		if (conn_buffered(c) == l->env.cache.size)
-			l->sv.st.full++;
+		serve_rx(&l->sv, c, (size_t)res);
 	} else if (res == 0) {
 		conn_rx_eof(c);
 	} else {

@@ -18,7 +18,6 @@
 #include "net.h"
 #include "team.h"
 
-#define SETUP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 #define SETUP_OPS_PER_CONN 4 /* recv, send and a cancel of each */
 #define SETUP_OPS_EXTRA 8 /* accept, signal poll, their cancels */
 #define SETUP_FILES_SPARE 8 /* direct descriptors besides --max-conns */
@@ -108,7 +107,7 @@ static int setup_zc(struct loop *l, const struct uring_config *cfg,
 	 * 0.0 s copying). Refused there, unless forced to exercise the path.
 	 */
 	l->zc_loopback_off =
-	    cfg->zc_min && !cfg->zc_loopback && net_is_loopback(l->lfd);
+	    cfg->zc_min && !cfg->zc_loopback && net_is_loopback(l->sv.lfd);
 	l->prep.zc_min = l->zc_loopback_off ? 0 : cfg->zc_min;
 	/* Linux 6.2 can say whether a zero-copy send was copied anyway (as
 	 * it is over loopback); earlier kernels refuse the flag. */
@@ -130,7 +129,7 @@ static int setup_fixed(struct loop *l, unsigned long nofile, char *why,
 		return ret;
 	/* The kernel refuses a table larger than RLIMIT_NOFILE, which
 	 * --max-conns is already clamped to (less a reserve). */
-	l->files = l->max_conns + SETUP_FILES_SPARE;
+	l->files = l->sv.max_conns + SETUP_FILES_SPARE;
 	if (l->files > nofile)
 		l->files = (unsigned)nofile;
 	ret = io_uring_register_files_sparse(&l->r.ring, l->files);
@@ -190,7 +189,7 @@ static int setup_ring(struct loop *l, const struct uring_config *cfg, char *why,
 	 * --cq-entries forces a size). A zero-copy send posts two CQEs. */
 	rcfg.entries = cfg->ring_entries;
 	rcfg.cq_entries =
-	    (SETUP_OPS_PER_CONN + (cfg->zc_min ? 1 : 0)) * l->max_conns +
+	    (SETUP_OPS_PER_CONN + (cfg->zc_min ? 1 : 0)) * l->sv.max_conns +
 	    SETUP_OPS_EXTRA + l->mode->cq_extra(cfg);
 	rcfg.cq_forced = cfg->cq_entries > 0;
 	if (rcfg.cq_forced)
@@ -210,7 +209,7 @@ static int setup_ring(struct loop *l, const struct uring_config *cfg, char *why,
 	if (!ret && !(l->r.ring.features & IORING_FEAT_EXT_ARG))
 		ret = ring_require(&l->r, timeout_op, 1, why, whylen);
 	if (!ret)
-		ret = setup_features(l, cfg, l->tm->nofile, why, whylen);
+		ret = setup_features(l, cfg, l->sv.tm->nofile, why, whylen);
 	return ret;
 }
 
@@ -250,8 +249,8 @@ static int setup_start(struct loop *l, const char *prog)
 	/* On an O_NONBLOCK listener some kernels complete an accept with
 	 * -EAGAIN instead of waiting for a connection (liburing issue #364);
 	 * io_uring never blocks the thread on a blocking socket anyway. */
-	fl = fcntl(l->lfd, F_GETFL);
-	if (fl < 0 || fcntl(l->lfd, F_SETFL, fl & ~O_NONBLOCK)) {
+	fl = fcntl(l->sv.lfd, F_GETFL);
+	if (fl < 0 || fcntl(l->sv.lfd, F_SETFL, fl & ~O_NONBLOCK)) {
 		fl = errno;
 		fprintf(stderr, "%s: cannot set up the listener: %s\n", prog,
 			strerror(fl));
@@ -290,7 +289,7 @@ static void setup_describe(const struct loop *l, char *buf, size_t len)
 static void setup_announce(const struct loop *l, const struct uring_config *cfg,
 			   const char *note)
 {
-	const struct team_member *tm = l->tm;
+	const struct team_member *tm = l->sv.tm;
 	const char *prog = tm->prog;
 	char desc[384], mode[128], feat[96], team[128];
 
@@ -332,12 +331,12 @@ static int setup_serve(struct loop *l, const struct uring_config *cfg,
 {
 	int ret, rc = 1;
 
-	if (team_ready(l->tm, 0)) {
+	if (team_ready(l->sv.tm, 0)) {
 		/* Another loop failed to set up: stop before serving. */
 		rc = 0;
 		goto stop;
 	}
-	if (!l->tm->quiet)
+	if (!l->sv.tm->quiet)
 		setup_announce(l, cfg, note);
 	ret = loop_serve(l);
 	if (ret)
@@ -346,28 +345,8 @@ static int setup_serve(struct loop *l, const struct uring_config *cfg,
 		rc = 0;
 stop:
 	loop_stop(l);
-	team_closing(l->tm);
-	loop_print_stats(l);
+	serve_member_end(&l->sv);
 	return rc;
-}
-
-/* The loop's own memory: 0 or -errno after one line. */
-static int setup_memory(struct loop *l, const struct uring_config *cfg)
-{
-	const char *prog = l->tm->prog;
-	int ret;
-
-	ret = pool_init(&l->pool, l->max_conns, sizeof(struct uring_conn));
-	if (ret) {
-		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
-			prog, l->max_conns, strerror(-ret));
-		return ret;
-	}
-	ret = conn_env_init(&l->env, cfg->o.buf_size, SETUP_BUF_KEEP);
-	if (ret)
-		fprintf(stderr, "%s: cannot allocate buffers: %s\n", prog,
-			strerror(-ret));
-	return ret;
 }
 
 /* One loop of the team (common/team.h): the whole server with --threads 1. */
@@ -379,23 +358,13 @@ static int uring_member(void *arg, struct team_member *tm)
 	struct loop *l;
 	int rc = 1;
 
-	l = alloc_calloc(1, sizeof(*l));
-	if (!l) {
-		fprintf(stderr, "%s: out of memory\n", tm->prog);
-		close(tm->lfd);
-		team_ready(tm, -ENOMEM);
+	l = serve_member_new(tm, sizeof(*l));
+	if (!l)
 		return 1;
-	}
-	/* With threads, the main thread prints --stats lines for all. */
-	serve_init(&l->sv, tm->prog, cfg->o.stats && cfg->o.threads == 1);
-	l->sv.tm = tm;
 	l->mode = cfg->mode;
-	l->tm = tm;
-	l->lfd = tm->lfd;
-	l->sfd = tm->ctl;
-	l->max_conns = tm->max_conns;
-	if (setup_memory(l, cfg))
-		goto err_memory;
+	if (serve_member_init(&l->sv, tm, &cfg->o, sizeof(struct uring_conn)))
+		goto err_member;
+	l->sv.refresh = loop_refresh_stats;
 	if (setup_ring(l, cfg, why, sizeof(why)) ||
 	    setup_mode(l, cfg, why, sizeof(why), note, sizeof(note))) {
 		fprintf(stderr, "%s: %s\n", tm->prog, why);
@@ -412,10 +381,8 @@ err_ring:
 	bufring_free(&l->br, l->ring_live ? &l->r.ring : NULL);
 	if (l->ring_live)
 		ring_exit(&l->r);
-err_memory:
-	conn_env_fini(&l->env);
-	pool_fini(&l->pool);
-	close(l->lfd);
+	serve_member_fini(&l->sv);
+err_member:
 	if (!ready)
 		team_ready(tm, -EINVAL);
 	alloc_free(l);

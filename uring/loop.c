@@ -13,15 +13,11 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdio.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "clock.h"
 #include "loop_int.h"
-#include "sig.h"
-#include "team.h"
 #include "ud.h"
 
 #define LOOP_STOP_MS 500 /* longest wait for cancelled requests at stop */

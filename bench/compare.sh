@@ -12,7 +12,9 @@
 #
 #   bench/compare.sh [OPTIONS]     (bench/compare.sh --help for the list)
 #
-# Only loopback is used; every process started here is ended here, by PID.
+# Loopback by default; with --netns the server and the generator run in two
+# network namespaces made here, joined by a veth pair, and removed at exit.
+# Every process started here is ended here, by PID.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,16 +30,49 @@ dry_run=0
 threads_list=""
 threads_conns=256
 engine=auto
+netns=0
 # Memory step: the baseline run's seconds, the idle run's, and when in it
 # the RSS is read.
 mem_run=(1 2 1.5)
 rate_pcts=""
 rate_only=""
+# The io_uring ladder: one uring-ms-FLAG row per flag (where uring-echo
+# has it).
+ladder_flags="fixed-files sqpoll send-zc bundle"
+
+# server_table: every server compare.sh knows, one "name|kind|command" a
+# line, in run order; kind: ready, uring (stats lines), peer (none). The
+# one place servers are listed: the readiness rows come from
+# readiness/backends.txt (the list of backends; NAME-et: with --edge).
+# The commands use the paths set after the build; the names do not.
+server_table() {
+	local name flag f extra
+	while read -r name flag; do
+		case $name in '' | '#'*) continue ;; esac
+		echo "$name|ready|${ready:-} --backend $name"
+		[ "$flag" != edge ] ||
+			echo "$name-et|ready|${ready:-} --backend $name --edge"
+	done <"$top/readiness/backends.txt"
+	echo "min-epoll|peer|${minep:-}"
+	echo "py-selectors|peer|${py:-} ${pyecho:-}"
+	echo "thread-echo|peer|${threcho:-}"
+	echo "uring-basic|uring|${uring:-} --mode basic"
+	echo "uring-multishot|uring|${uring:-} --mode multishot"
+	echo "min-uring|peer|${minur:-}"
+	# --send-zc is off on a loopback listener (the kernel copies every
+	# zero-copy send to a local socket); the row forces it to measure it.
+	for f in $ladder_flags; do
+		extra=""
+		[ "$f" = send-zc ] && extra=" --send-zc-loopback"
+		echo "uring-ms-$f|uring|${uring:-} --mode multishot --$f$extra"
+	done
+}
 # Every server name compare.sh knows (the ladder's rows appear only when
 # uring-echo has the flag).
-known_servers="select poll epoll epoll-et min-epoll py-selectors thread-echo
-uring-basic uring-multishot min-uring uring-ms-fixed-files uring-ms-sqpoll
-uring-ms-send-zc uring-ms-bundle"
+known_servers=$(server_table | cut -d'|' -f1 | tr '\n' ' ')
+# All but the ladder's: the reduced matrices' default.
+plain_servers=$(server_table | cut -d'|' -f1 | grep -v '^uring-ms-' |
+	tr '\n' ' ')
 
 usage() {
 	cat <<'EOF'
@@ -69,13 +104,19 @@ bench/report.py writes summary.csv, report.md and plots into --out.
                        50 with --smoke)
   --rate-servers A,B   the rate set (default: every server but
                        py-selectors)
+  --netns              not loopback: the server in one network namespace,
+                       the generator in another, joined by a veth pair
+                       (with ethtool: GRO on and TSO off, so veth's NAPI
+                       and GRO are used; the host's default qdisc); both
+                       made here and removed at exit, even after a
+                       failure or a signal. Needs root and ip (iproute2)
   --dry-run            print the settings these options give, then exit
   -h, --help           this text
 
-Servers: select poll epoll epoll-et min-epoll py-selectors thread-echo
-uring-basic uring-multishot min-uring, and the ladder's uring-ms-FLAG rows.
-Exit status: 0 done, 1 a build or run failure, 2 bad usage.
 EOF
+	echo "Servers: ${plain_servers}and the ladder's uring-ms-FLAG rows" \
+		"(FLAG: ${ladder_flags// /, })." | fold -s -w 75 | sed 's/ *$//'
+	echo "Exit status: 0 done, 1 a build or run failure, 2 bad usage."
 }
 
 prog=compare.sh
@@ -133,6 +174,7 @@ while [ $# -gt 0 ]; do
 	--build) [ -n "$val" ] || bad "$opt" "$val" "is empty"; build=$val ;;
 	--no-build) no_build=1 ;;
 	--dry-run) dry_run=1 ;;
+	--netns) netns=1 ;;
 	--threads)
 		[ "$val" = none ] || ints "$opt" "$val" 1 256
 		threads_list=${val//,/ }
@@ -200,8 +242,21 @@ if [ "$dry_run" -eq 1 ]; then
 	echo "profile=$profile repeats=$repeats duration=$duration" \
 		"warmup=$warmup servers=${only:-default} threads=${threads_list:-default}" \
 		"engine=$engine rates=${rate_pcts// /,}" \
-		"rate_servers=${rate_only:-default} build=$build no_build=$no_build"
+		"rate_servers=${rate_only:-default} build=$build no_build=$no_build" \
+		"netns=$netns"
 	exit 0
+fi
+# --netns is asked for explicitly: if it cannot work, say why and stop (a
+# runtime failure, exit 1) before anything is built or written.
+if [ "$netns" -eq 1 ]; then
+	if ! command -v ip >/dev/null 2>&1; then
+		echo "compare.sh: --netns needs ip (iproute2), not found in PATH" >&2
+		exit 1
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "compare.sh: --netns needs root to make network namespaces (uid $(id -u))" >&2
+		exit 1
+	fi
 fi
 [ -n "$out" ] || out="$top/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out/logs"
@@ -233,6 +288,129 @@ pyecho="$top/bench/peers/selectors_echo.py"
 # about a second per start).
 py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
 
+# --- network: loopback, or veth between two namespaces (--netns) ------------
+# The servers run as "${srv_ns[@]}" CMD ... "${srv_host[@]}", the generator
+# as "${gen_ns[@]}" echo-load ... "${gen_host[@]}": empty on loopback.
+srv_ns=()
+gen_ns=()
+srv_host=()
+gen_host=()
+ns_srv=""
+ns_gen=""
+net_note="loopback (127.0.0.1), server and generator in the host's network namespace"
+veth_note=""
+
+# netns_down: end whatever is left in our namespaces, delete them (the veth
+# pair goes with them). Safe to call twice, or after a partial netns_up.
+netns_down() {
+	[ -n "$ns_srv" ] || return 0
+	local ns p
+	for ns in "$ns_srv" "$ns_gen"; do
+		# Only processes started here can be in a namespace made here;
+		# one left behind would keep it alive after its name is gone.
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	ns_srv=""
+}
+
+# netns_up: two namespaces named after this script's PID, a veth pair
+# between them (10.199.0.1/30 the server's end, .2 the generator's; no
+# other interface and no route, so no packet can leave them), lo and both
+# ends up. Exits 1 naming the step that failed; the trap removes the rest.
+netns_up() {
+	ns_srv="echolab-$$-srv"
+	ns_gen="echolab-$$-gen"
+	trap netns_down EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	local vs="els$$" vg="elg$$" log="$out/logs/netns.log" step p qd gro i
+	local -a steps=(
+		"ip netns add $ns_srv"
+		"ip netns add $ns_gen"
+		"ip link add $vs netns $ns_srv type veth peer name $vg netns $ns_gen"
+		"ip -n $ns_srv addr add 10.199.0.1/30 dev $vs"
+		"ip -n $ns_gen addr add 10.199.0.2/30 dev $vg"
+		"ip -n $ns_srv link set lo up"
+		"ip -n $ns_gen link set lo up"
+		"ip -n $ns_srv link set $vs up"
+		"ip -n $ns_gen link set $vg up"
+	)
+	for step in "${steps[@]}"; do
+		# shellcheck disable=SC2086
+		if ! $step >>"$log" 2>&1; then
+			echo "compare.sh: --netns: '$step' failed: $(tail -n1 "$log")" >&2
+			exit 1
+		fi
+	done
+	# A NIC's receive path, NAPI and GRO: veth receives in its own NAPI,
+	# with GRO, only when GRO is on (off by default) and, for TCP, when
+	# the sending end does not use TSO (veth_skb_is_eligible_for_gro):
+	# so GRO on and TSO off at both ends; the sender then segments in
+	# software (GSO), as for a NIC without TSO. The host's default qdisc
+	# replaces veth's noqueue.
+	gro="GRO off, TSO on (veth's defaults; ethtool is not installed to change them): no veth NAPI, the per-CPU backlog as on loopback"
+	if command -v ethtool >/dev/null 2>&1 &&
+		ip netns exec "$ns_srv" ethtool -K "$vs" gro on tso off >>"$log" 2>&1 &&
+		ip netns exec "$ns_gen" ethtool -K "$vg" gro on tso off >>"$log" 2>&1; then
+		gro="GRO on and TSO off at both ends (ethtool -K; veth's defaults are GRO off, TSO on), so TCP is received in veth's own NAPI with GRO and segmented in software (GSO)"
+	fi
+	qd=$(cat /proc/sys/net/core/default_qdisc 2>/dev/null || echo "")
+	if [ -n "$qd" ] && command -v tc >/dev/null 2>&1 &&
+		ip netns exec "$ns_srv" tc qdisc replace dev "$vs" root "$qd" >>"$log" 2>&1 &&
+		ip netns exec "$ns_gen" tc qdisc replace dev "$vg" root "$qd" >>"$log" 2>&1; then
+		qd="qdisc $qd at both ends (net.core.default_qdisc, set with tc; veth's default is noqueue)"
+	else
+		qd="qdisc: veth's default (noqueue)"
+	fi
+	# The recorded PID must be the server's own (CPU from /proc/PID, the
+	# stop signal by PID): ip netns exec has to exec, not fork.
+	ip netns exec "$ns_srv" sleep 5 &
+	p=$!
+	for ((i = 0; i < 60; i++)); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != sleep ] || break
+		sleep 0.05
+	done
+	if [ "$i" -eq 60 ]; then
+		kill "$p" 2>/dev/null || true
+		echo "compare.sh: --netns: 'ip netns exec' does not exec its command here: the server's PID would not be known" >&2
+		exit 1
+	fi
+	kill "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	srv_ns=(ip netns exec "$ns_srv")
+	gen_ns=(ip netns exec "$ns_gen")
+	srv_host=(--host 10.199.0.1)
+	gen_host=(--host 10.199.0.1)
+	net_note="veth between network namespaces, NOT loopback: server in $ns_srv (10.199.0.1/30), generator in $ns_gen (10.199.0.2/30), made by compare.sh --netns and removed at exit"
+	veth_note="veth: MTU $(ip -n "$ns_srv" -o link show dev "$vs" |
+		sed -n 's/.* mtu \([0-9]*\) .*/\1/p') (lo's is 65536), $gro; $qd; the other offloads (GSO, checksums) at veth's defaults; no netem (no delay or loss emulated)"
+}
+
+# veth_counts: packets and bytes that crossed the pair, over the server
+# namespace's lo (none expected) and through veth's NAPI, for env.txt.
+veth_counts() {
+	local napi
+	if command -v ethtool >/dev/null 2>&1; then
+		# veth counts every packet its NAPI received as xdp_packets.
+		napi=$(ip netns exec "$ns_srv" ethtool -S "els$$" 2>/dev/null |
+			awk '$1 ~ /^rx_queue_[0-9]+_xdp_packets:$/ { n += $2 }
+			END { print n + 0 }' || true)
+		echo "els$$ received through veth's NAPI: $napi packets"
+	fi
+	ip -n "$ns_srv" -s -j link show 2>/dev/null | python3 -c '
+import json, sys
+for l in json.load(sys.stdin):
+    s = l["stats64"]
+    print("%s in the server namespace: rx %d packets %d bytes, tx %d packets %d bytes" % (
+        l["ifname"], s["rx"]["packets"], s["rx"]["bytes"],
+        s["tx"]["packets"], s["tx"]["bytes"]))' 2>/dev/null || true
+}
+
+[ "$netns" -eq 0 ] || netns_up
+
 # --- CPUs: server and generator on different cores -------------------------
 ncpu=$(nproc)
 if [ "$ncpu" -ge 2 ]; then
@@ -252,40 +430,32 @@ gen_opts=()
 gen_opts+=(--engine "$engine")
 
 # --- servers ---------------------------------------------------------------
-# name|kind|command...   kind: ready, uring (stats lines), peer (none)
-servers=(
-	"select|ready|$ready --backend select"
-	"poll|ready|$ready --backend poll"
-	"epoll|ready|$ready --backend epoll"
-	"epoll-et|ready|$ready --backend epoll --edge"
-	"min-epoll|peer|$minep"
-	"py-selectors|peer|$py $pyecho"
-)
-[ -x "$threcho" ] && servers+=("thread-echo|peer|$threcho")
-if [ -x "$uring" ]; then
-	servers+=("uring-basic|uring|$uring --mode basic")
-	servers+=("uring-multishot|uring|$uring --mode multishot")
-	[ -x "$minur" ] && servers+=("min-uring|peer|$minur")
-	# The ladder: each flag the binary knows (the kernel may still refuse
-	# it at start-up; such a row is skipped and said so).
-	uhelp=$("$uring" --help 2>&1 || true)
-	# --send-zc is off on a loopback listener (the kernel copies every
-	# zero-copy send to a local socket); the row forces it to measure it.
-	for f in fixed-files sqpoll send-zc bundle; do
-		if grep -q -- "--$f" <<<"$uhelp"; then
-			extra=""
-			[ "$f" = send-zc ] && extra=" --send-zc-loopback"
-			servers+=("uring-ms-$f|uring|$uring --mode multishot --$f$extra")
-		fi
-	done
-fi
+# The table's rows this build can run: the peers and io_uring rows whose
+# binary exists, each ladder row only where uring-echo has its flag (the
+# kernel may still refuse it at start-up; such a row is skipped and said
+# so).
+uhelp=""
+[ -x "$uring" ] && uhelp=$("$uring" --help 2>&1 || true)
+servers=()
+while IFS= read -r entry; do
+	name=${entry%%|*}
+	case $name in
+	thread-echo) [ -x "$threcho" ] || continue ;;
+	min-uring) [ -x "$uring" ] && [ -x "$minur" ] || continue ;;
+	uring-ms-*)
+		[ -x "$uring" ] && grep -q -- "--${name#uring-ms-}" <<<"$uhelp" ||
+			continue
+		;;
+	uring-*) [ -x "$uring" ] || continue ;;
+	esac
+	servers+=("$entry")
+done < <(server_table)
 if [ "$profile" != full ]; then
 	# Reduced matrix: every backend's default and every reference peer
 	# (the seed's select and Python rows included), enough to show the
 	# comparison works end to end; the ladder's flags are left out.
-	keep="select poll epoll epoll-et min-epoll py-selectors thread-echo"
-	keep="$keep uring-basic uring-multishot min-uring"
-	[ -n "$only" ] || only=$(tr ' ' ',' <<<"$keep")
+	keep=${plain_servers% }
+	[ -n "$only" ] || only=${keep// /,}
 fi
 if [ -n "$only" ]; then
 	sel=()
@@ -308,6 +478,8 @@ fi
 # --- environment -------------------------------------------------------------
 {
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "network: $net_note"
+	[ -z "$veth_note" ] || echo "$veth_note"
 	echo "kernel: $(uname -r)"
 	echo "liburing: $(pkg-config --modversion liburing 2>/dev/null || echo unknown)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -327,7 +499,7 @@ print(" ".join("%s=%s" % (k, o.get(k)) for k in
 		echo unknown)"
 	# echo-load settles its engine before it dials: ask it against a
 	# port nobody listens on and keep what its start-up lines say.
-	gen_says=$("$load" --port 9 --engine "$engine" --duration 0.1 \
+	gen_says=$("${gen_ns[@]}" "$load" --port 9 --engine "$engine" --duration 0.1 \
 		--warmup 0 2>&1 >/dev/null || true)
 	echo "generator: echo-load --engine $engine: $(sed -n \
 		's/.*, engine \(.*\), timer .*/\1/p' <<<"$gen_says" |
@@ -352,7 +524,8 @@ srv_start() {
 	local sout="$srv_err.out" i
 	local -a port=(--port 0)
 	[ "$kind" = peer ] && port=(0)
-	"${pin_srv[@]}" "$@" "${port[@]}" >"$sout" 2>"$srv_err" &
+	"${srv_ns[@]}" "${pin_srv[@]}" "$@" "${port[@]}" "${srv_host[@]}" \
+		>"$sout" 2>"$srv_err" &
 	srv_pid=$!
 	local line=""
 	for ((i = 0; i < 100; i++)); do
@@ -381,7 +554,7 @@ srv_stop() {
 	wait "$srv_pid" 2>/dev/null || true
 	srv_pid=""
 }
-trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; true' EXIT
+trap 'srv_stop; [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null; netns_down; true' EXIT
 
 # The helpers below run several times per run: bash builtins, no forks.
 stat_ticks() { # utime + stime of a /proc stat file, in clock ticks
@@ -503,7 +676,8 @@ run_one() {
 	head -n 3 "$srv_err" | grep -v '^stats:' >"$out/logs/startup-$name.txt" || true
 
 	local gen_out="$out/logs/gen.$name.$cell.$repeat.csv"
-	"$load" --port "$srv_port" --label "$name" --duration "$duration" \
+	"${gen_ns[@]}" "$load" "${gen_host[@]}" --port "$srv_port" \
+		--label "$name" --duration "$duration" \
 		--warmup "$warmup" --idle "$idle" "${gen_opts[@]}" --csv "$@" \
 		>"$gen_out" 2>"$gen_out.err" &
 	gen_pid=$!
@@ -751,12 +925,13 @@ for entry in "${servers[@]}"; do
 	srv_start "$kind" "$name" $cmd || continue
 	# Baseline after the same single active connection has run alone, so
 	# that what it touches (a shared buffer pool, caches) is in both.
-	"$load" --port "$srv_port" --conns 1 --duration "${mem_run[0]}" \
+	"${gen_ns[@]}" "$load" "${gen_host[@]}" --port "$srv_port" --conns 1 \
+		--duration "${mem_run[0]}" \
 		--warmup 0.1 \
 		"${gen_opts[@]}" --csv >/dev/null 2>&1 || true
 	sleep 0.2
 	before=$(rss_kib "$srv_pid")
-	"$load" --port "$srv_port" --idle "$n" --conns 1 \
+	"${gen_ns[@]}" "$load" "${gen_host[@]}" --port "$srv_port" --idle "$n" --conns 1 \
 		--duration "${mem_run[1]}" --warmup 0.1 "${gen_opts[@]}" \
 		--csv >/dev/null 2>&1 &
 	gen_pid=$!
@@ -770,5 +945,9 @@ for entry in "${servers[@]}"; do
 done
 echo >&2
 
+if [ -n "$ns_srv" ]; then
+	echo "traffic at the end of the run:" >>"$out/env.txt"
+	veth_counts | sed 's/^/  /' >>"$out/env.txt"
+fi
 python3 "$top/bench/report.py" "$out"
 echo "compare.sh: results in $out (report.md, raw.csv, summary.csv, plots)" >&2

@@ -4,7 +4,8 @@
 
 Reads DIR/raw.csv, DIR/memory.csv, DIR/env.txt and DIR/logs/startup-*.txt;
 writes DIR/summary.csv (median, min and max per server and cell),
-DIR/report.md (a multishot/epoll summary matrix first, then every cell
+DIR/report.md (its header names the network path env.txt records, loopback
+or veth between namespaces; a multishot/epoll summary matrix first, then every cell
 against epoll with its spread; a difference under TIE_PCT or overlapping
 min-max ranges is a tie, never a winner) and PNG plots with gnuplot when
 it is installed (a one-line note when not). Standard library only.
@@ -414,7 +415,18 @@ def main():
     write_summary(os.path.join(out, "summary.csv"), summ, servers, cells)
     plot_note = plots(out, summ, notes, servers, cells)
 
-    md = ["# echo-lab comparison", ""]
+    env = open(os.path.join(out, "env.txt")).read().rstrip().split("\n")
+    net = [l[len("network: "):] for l in env if l.startswith("network: ")]
+    veth = [l for l in env if l.startswith("veth: ")]
+    if net and net[0].startswith("veth"):
+        md = ["# echo-lab comparison over veth, between network "
+              "namespaces (not loopback)", ""]
+    else:
+        md = ["# echo-lab comparison", ""]
+    if net:
+        md += ["**Network path:** {}.{}".format(
+            net[0], " " + veth[0][0].upper() + veth[0][1:] + "." if veth
+            else ""), ""]
     md += ["## Summary: {} against {}".format(HEAD, BASE), "",
            "Ratios of medians, {} / {}. A difference under {:.0f} % or "
            "overlapping min-max ranges over the repeats is a **tie**, not a "
@@ -430,7 +442,7 @@ def main():
     md += summary or ["({} or {} has no closed-loop cell in this run.)"
                       .format(HEAD, BASE), ""]
     md += ["## Environment", "", "```"]
-    md += open(os.path.join(out, "env.txt")).read().rstrip().split("\n")
+    md += env
     md += ["```", "", "Server start-up lines:", "", "```"]
     for f in sorted(glob.glob(os.path.join(out, "logs", "startup-*.txt"))):
         md += [l for l in open(f).read().rstrip().split("\n") if l]

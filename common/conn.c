@@ -19,6 +19,7 @@ enum {
 	CONN_F_EOF = 1u << 2, /* the peer shut its write side */
 	CONN_F_SHUT = 1u << 3, /* our write side is shut */
 	CONN_F_TX_SEG = 1u << 4, /* the lent tx window is a held buffer */
+	CONN_F_TX_IOV = 1u << 5, /* the lent tx window is spans (iov) */
 };
 
 int conn_env_init(struct conn_env *env, uint32_t buf_size, uint32_t keep)
@@ -55,6 +56,12 @@ void conn_init(struct conn *c, struct conn_env *env)
 	c->seg.off = c->seg.len = 0;
 	c->flags = 0;
 	c->err = 0;
+}
+
+/* Where buffer (or slice) id starts. */
+static uint8_t *conn_seg_ptr(const struct conn_segs *sg, uint32_t id)
+{
+	return sg->base + (sg->off ? sg->off[id] : (size_t)id * sg->size);
 }
 
 /* Give the ring's storage back once nothing refers to it. */
@@ -184,7 +191,7 @@ size_t conn_tx_window(struct conn *c, const uint8_t **p)
 	assert(!(c->flags & CONN_F_TX_LENT));
 	/* Held buffers first: they are older than anything in the ring. */
 	if (sg && c->seg.n) {
-		*p = sg->base + (size_t)c->seg.head * sg->size + c->seg.off;
+		*p = conn_seg_ptr(sg, c->seg.head) + c->seg.off;
 		n = sg->len[c->seg.head] - c->seg.off;
 		c->flags |= CONN_F_TX_SEG;
 	} else {
@@ -200,7 +207,7 @@ int conn_tx_commit(struct conn *c, size_t n)
 {
 	struct conn_segs *sg = c->env->segs;
 
-	assert(c->flags & CONN_F_TX_LENT);
+	assert((c->flags & (CONN_F_TX_LENT | CONN_F_TX_IOV)) == CONN_F_TX_LENT);
 	c->flags &= ~CONN_F_TX_LENT;
 	if (c->flags & CONN_F_TX_SEG) {
 		c->flags &= ~CONN_F_TX_SEG;
@@ -215,6 +222,83 @@ int conn_tx_commit(struct conn *c, size_t n)
 		buf_consume(&c->buf, c->env->cache.size, (uint32_t)n);
 	conn_maybe_release(c);
 	return -1;
+}
+
+/* Lend the held buffers as spans, oldest first; false if max cut them. */
+static bool conn_tx_iov_segs(struct conn *c, struct iovec *iov, unsigned max,
+			     unsigned *n, size_t *total)
+{
+	struct conn_segs *sg = c->env->segs;
+	uint32_t i, id = c->seg.head, off = c->seg.off;
+
+	for (i = 0; i < c->seg.n; i++) {
+		if (*n == max)
+			return false;
+		if (i)
+			id = sg->next[id];
+		iov[*n].iov_base = conn_seg_ptr(sg, id) + off;
+		iov[*n].iov_len = sg->len[id] - off;
+		*total += iov[*n].iov_len;
+		(*n)++;
+		off = 0;
+	}
+	return true;
+}
+
+unsigned conn_tx_iov(struct conn *c, struct iovec *iov, unsigned max,
+		     size_t *total)
+{
+	uint32_t cap = c->env->cache.size, first;
+	const uint8_t *p;
+	unsigned n = 0;
+
+	assert(conn_wants(c) & CONN_WANT_WRITE);
+	assert(!(c->flags & CONN_F_TX_LENT) && max > 0);
+	*total = 0;
+	c->flags |= CONN_F_TX_LENT | CONN_F_TX_IOV | CONN_F_TX_SEG;
+	if (c->seg.n && !conn_tx_iov_segs(c, iov, max, &n, total))
+		return n;
+	if (n == max || c->buf.len == 0)
+		return n;
+	/* The ring's bytes: from head to the end of storage, then wrapped. */
+	c->flags &= ~CONN_F_TX_SEG;
+	first = buf_rspan(&c->buf, cap, &p);
+	iov[n].iov_base = (void *)p;
+	iov[n].iov_len = first;
+	*total += first;
+	n++;
+	if (first < c->buf.len && n < max) {
+		iov[n].iov_base = c->buf.data;
+		iov[n].iov_len = c->buf.len - first;
+		*total += c->buf.len - first;
+		n++;
+	}
+	return n;
+}
+
+unsigned conn_tx_commit_iov(struct conn *c, size_t n, uint16_t *done)
+{
+	struct conn_segs *sg = c->env->segs;
+	uint32_t left, take;
+	unsigned k = 0;
+
+	assert(c->flags & CONN_F_TX_LENT && c->flags & CONN_F_TX_IOV);
+	c->flags &= ~(CONN_F_TX_LENT | CONN_F_TX_IOV | CONN_F_TX_SEG);
+	/* The spans were a prefix of the stream: held buffers, then ring. */
+	while (n && c->seg.n) {
+		left = sg->len[c->seg.head] - c->seg.off;
+		take = n < left ? (uint32_t)n : left;
+		c->seg.off += take;
+		c->seg.len -= take;
+		n -= take;
+		if (take < left)
+			break;
+		done[k++] = (uint16_t)conn_seg_unlink(c);
+	}
+	if (n)
+		buf_consume(&c->buf, c->env->cache.size, (uint32_t)n);
+	conn_maybe_release(c);
+	return k;
 }
 
 void conn_shut_done(struct conn *c)

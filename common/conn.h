@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h> /* struct iovec: a type, no I/O */
 
 #include "buf.h"
 
@@ -27,16 +28,20 @@ enum {
 /*
  * Segment mode: received bytes stay in buffers the driver provides (an
  * io_uring provided-buffer ring) and are echoed straight from there. Buffer
- * i is base + i * size; the table chains each connection's buffers in
- * arrival order. The driver owns the memory; the core only does the books.
+ * i is base + i * size, or base + off[i] when the driver keeps an offset
+ * table (a buffer consumed in slices, each slice an id of its own); the
+ * table chains each connection's buffers in arrival order. The driver owns
+ * the memory; the core only does the books.
  */
 struct conn_segs {
 	uint8_t *base;
-	uint32_t size; /* bytes per buffer */
+	uint32_t size; /* bytes per buffer (per slice, at most) */
 	uint32_t count; /* buffers, at most 65536 (ids are 16 bits) */
 	uint32_t max_held; /* buffers one connection may hold and still read */
 	uint32_t *len; /* per buffer: bytes received into it */
 	uint16_t *next; /* per buffer: the next one of its connection */
+	uint32_t *off; /* per id: its first byte's offset from base; NULL:
+			* id * size */
 };
 
 /* Settings and storage shared by every connection of one loop. */
@@ -144,6 +149,26 @@ size_t conn_tx_window(struct conn *c, const uint8_t **p);
  * driver recycles; otherwise (and always in ring mode) -1.
  */
 int conn_tx_commit(struct conn *c, size_t n);
+
+/*
+ * conn_tx_iov - lend every byte waiting to be echoed, oldest first, as up
+ * to max spans: the held buffers in order (segment mode), then the own
+ * ring (one or two spans). Fewer bytes are lent when max spans cannot
+ * hold them all; the spans are always a prefix of the output stream.
+ * Valid when conn_tx_window() is; sets *total (> 0) and returns the number
+ * of spans filled (>= 1). Returned with conn_tx_commit_iov(), not
+ * conn_tx_commit().
+ */
+unsigned conn_tx_iov(struct conn *c, struct iovec *iov, unsigned max,
+		     size_t *total);
+
+/*
+ * conn_tx_commit_iov - n bytes (n <= *total) of the lent spans were sent, a
+ * short send included; returns the spans. Stores the ids of the held
+ * buffers now fully echoed, oldest first, in done (room for as many ids as
+ * spans were lent), for the driver to recycle, and returns their number.
+ */
+unsigned conn_tx_commit_iov(struct conn *c, size_t n, uint16_t *done);
 
 /* conn_shut_done - the driver shut the write side as CONN_WANT_SHUT asked. */
 void conn_shut_done(struct conn *c);

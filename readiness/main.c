@@ -36,7 +36,7 @@ static int ready_flag(void *ctx, int key, const char *arg, char *err,
 		cfg->ops = poller_find(arg);
 		if (!cfg->ops) {
 			snprintf(err, errlen, "--backend '%s': expected %s",
-				 arg, poller_names());
+				 arg, poller_names(0));
 			return -EINVAL;
 		}
 		return 0;
@@ -51,7 +51,7 @@ static int ready_flag(void *ctx, int key, const char *arg, char *err,
 int main(int argc, char **argv)
 {
 	static char usage[256];
-	struct ready_config cfg = { .ops = &poller_epoll_ops };
+	struct ready_config cfg = { .ops = poller_default() };
 	struct opts_extra x = {
 		.longopts = ready_longopts,
 		.usage = usage,
@@ -62,9 +62,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	snprintf(usage, sizeof(usage),
-		 "  --backend NAME      readiness backend: %s (default epoll)\n"
-		 "  --edge              edge-triggered epoll (default level)\n",
-		 poller_names());
+		 "  --backend NAME      readiness backend: %s (default %s)\n"
+		 "  --edge              edge-triggered %s (default level)\n",
+		 poller_names(0), cfg.ops->name, poller_names(POLLER_EDGE));
 	ret = opts_parse(&cfg.o, argc, argv, "ready-echo", ECHO_VERSION, &x);
 	if (ret == OPTS_EXIT)
 		return 0;
@@ -72,8 +72,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (cfg.edge && !(cfg.ops->flags & POLLER_EDGE)) {
 		return opts_error("ready-echo",
-				  "--edge needs --backend epoll, not %s",
-				  cfg.ops->name);
+				  "--edge needs --backend %s, not %s",
+				  poller_names(POLLER_EDGE), cfg.ops->name);
 	}
 	return ready_run(&cfg, "ready-echo");
 }

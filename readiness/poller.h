@@ -2,10 +2,11 @@
 /*
  * poller.h - one readiness interface, one small file per backend.
  *
- * Each backend (poller_select.c, poller_poll.c, poller_epoll.c) exports one
- * const struct poller_ops and keeps everything else static. The loop picks
- * one at run time by name. Backends know nothing of connections: they map a
- * descriptor to an opaque 64-bit tag and report readiness by tag.
+ * Each backend (poller_NAME.c, one for each name in readiness/backends.txt)
+ * keeps everything static and registers its one const struct poller_ops
+ * with POLLER_REGISTER; the loop picks one at run time by name. Backends
+ * know nothing of connections: they map a descriptor to an opaque 64-bit
+ * tag and report readiness by tag.
  */
 #ifndef ECHO_POLLER_H
 #define ECHO_POLLER_H
@@ -59,16 +60,45 @@ struct poller_ops {
 		    int timeout_ms);
 	/* fd_limit - descriptors at or above this cannot be added (0: none). */
 	int fd_limit;
+	/* pref - rank, unique: the highest is the default, and names are
+	 * listed from the lowest up. */
+	int pref;
 };
 
-extern const struct poller_ops poller_select_ops;
-extern const struct poller_ops poller_poll_ops;
-extern const struct poller_ops poller_epoll_ops;
+/* At most this many backends can register. */
+#define POLLER_MAX 8
+
+/*
+ * POLLER_REGISTER - put ops into the table before main() runs, as
+ * haproxy's pollers do; one line at the end of each backend's file. The
+ * library is linked whole (readiness/meson.build), since nothing else
+ * names a backend's object file.
+ */
+#define POLLER_REGISTER(ops)                                                 \
+	__attribute__((constructor)) static void poller_register_##ops(void) \
+	{                                                                    \
+		poller_register(&(ops));                                     \
+	}
+
+/* poller_register - add ops to the table, kept in pref order; for
+ * POLLER_REGISTER. Beyond POLLER_MAX backends it is a build mistake:
+ * asserted, and the extra ones ignored. */
+void poller_register(const struct poller_ops *ops);
+
+/* poller_count - backends registered; poller_at - the i-th of them
+ * (i < poller_count()), lowest pref first. */
+unsigned poller_count(void);
+const struct poller_ops *poller_at(unsigned i);
 
 /* poller_find - the backend called name, or NULL. */
 const struct poller_ops *poller_find(const char *name);
 
-/* poller_names - "select|poll|epoll", for usage text. */
-const char *poller_names(void);
+/* poller_default - the backend with the highest pref (NULL: none). */
+const struct poller_ops *poller_default(void);
+
+/* poller_names - the names of the backends whose flags include all of
+ * flags, lowest pref first: "select|poll|epoll" for 0, "epoll" for
+ * POLLER_EDGE. For usage text and errors; static storage. */
+const char *poller_names(unsigned flags);
 
 #endif

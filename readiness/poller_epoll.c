@@ -12,6 +12,9 @@
 #include "alloc.h"
 #include "poller.h"
 
+/* Registered at the end of this file. */
+static const struct poller_ops poller_epoll_ops;
+
 /* Events fetched per wait; a larger max is clamped to this. */
 #define EP_MAX_EVENTS 1024
 
@@ -139,7 +142,7 @@ static int ep_wait(struct poller *p, struct poller_event *ev, int max,
 }
 
 /* epoll: no fd limit; POLLER_EDGE supported. */
-const struct poller_ops poller_epoll_ops = {
+static const struct poller_ops poller_epoll_ops = {
 	.name = "epoll",
 	.flags = POLLER_EDGE,
 	.create = ep_create,
@@ -149,4 +152,6 @@ const struct poller_ops poller_epoll_ops = {
 	.del = ep_del,
 	.wait = ep_wait,
 	.fd_limit = 0,
+	.pref = 300,
 };
+POLLER_REGISTER(poller_epoll_ops)

@@ -10,6 +10,9 @@
 #include "alloc.h"
 #include "poller.h"
 
+/* Registered at the end of this file. */
+static const struct poller_ops poller_poll_ops;
+
 #define POLL_MIN_CAP 64u
 
 struct poll_poller {
@@ -230,7 +233,7 @@ static int poll_wait(struct poller *p, struct poller_event *ev, int max,
 }
 
 /* poll: no fd limit, level-triggered only (POLLER_EDGE: -EINVAL). */
-const struct poller_ops poller_poll_ops = {
+static const struct poller_ops poller_poll_ops = {
 	.name = "poll",
 	.flags = 0,
 	.create = poll_create,
@@ -240,4 +243,6 @@ const struct poller_ops poller_poll_ops = {
 	.del = poll_del,
 	.wait = poll_wait,
 	.fd_limit = 0,
+	.pref = 200,
 };
+POLLER_REGISTER(poller_poll_ops)

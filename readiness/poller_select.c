@@ -12,6 +12,9 @@
 #include "alloc.h"
 #include "poller.h"
 
+/* Registered at the end of this file. */
+static const struct poller_ops poller_select_ops;
+
 struct select_poller {
 	struct poller base;
 	fd_set added; /* every registered fd, watched or not */
@@ -157,7 +160,7 @@ static int select_wait(struct poller *p, struct poller_event *ev, int max,
 }
 
 /* select: fd_limit FD_SETSIZE, level-triggered only (POLLER_EDGE: -EINVAL). */
-const struct poller_ops poller_select_ops = {
+static const struct poller_ops poller_select_ops = {
 	.name = "select",
 	.flags = 0,
 	.create = select_create,
@@ -167,4 +170,6 @@ const struct poller_ops poller_select_ops = {
 	.del = select_del,
 	.wait = select_wait,
 	.fd_limit = FD_SETSIZE,
+	.pref = 100,
 };
+POLLER_REGISTER(poller_select_ops)

@@ -895,6 +895,59 @@ static void test_many_conns(void **state)
 	conn_env_fini(&env);
 }
 
+/* The own ring's bytes lent as spans: two when they wrap, in order; one
+ * request may then send them all, and a short send keeps the rest. */
+static void test_tx_iov_wrap(void **state)
+{
+	struct conn_env env;
+	struct conn c;
+	struct iovec iov[4];
+	uint8_t *p;
+	size_t len, total;
+	uint16_t done[4];
+
+	(void)state;
+	assert_int_equal(conn_env_init(&env, 8, KEEP), 0);
+	conn_init(&c, &env);
+	assert_int_equal(conn_rx_window(&c, &p, &len), 0);
+	memcpy(p, "abcdef", 6);
+	conn_rx_commit(&c, 6);
+	assert_int_equal(conn_tx_iov(&c, iov, 4, &total), 1);
+	assert_int_equal(total, 6);
+	assert_int_equal(conn_tx_commit_iov(&c, 5, done), 0);
+	/* "f" at offset 5; receive "ghijk": "gh" at 6..7, "ijk" wraps. */
+	assert_int_equal(conn_rx_window(&c, &p, &len), 0);
+	assert_int_equal(len, 2);
+	memcpy(p, "gh", 2);
+	conn_rx_commit(&c, 2);
+	assert_int_equal(conn_rx_window(&c, &p, &len), 0);
+	memcpy(p, "ijk", 3);
+	conn_rx_commit(&c, 3);
+	assert_int_equal(conn_tx_iov(&c, iov, 4, &total), 2);
+	assert_int_equal(total, 6);
+	assert_int_equal(iov[0].iov_len, 3);
+	assert_memory_equal(iov[0].iov_base, "fgh", 3);
+	assert_int_equal(iov[1].iov_len, 3);
+	assert_memory_equal(iov[1].iov_base, "ijk", 3);
+	/* One span at most: only the first run is lent. */
+	assert_int_equal(conn_tx_commit_iov(&c, 0, done), 0);
+	assert_int_equal(conn_tx_iov(&c, iov, 1, &total), 1);
+	assert_int_equal(total, 3);
+	/* A short send across the wrap point, then the rest. */
+	assert_int_equal(conn_tx_commit_iov(&c, 0, done), 0);
+	assert_int_equal(conn_tx_iov(&c, iov, 4, &total), 2);
+	assert_int_equal(conn_tx_commit_iov(&c, 4, done), 0);
+	assert_int_equal(conn_buffered(&c), 2);
+	assert_int_equal(conn_tx_iov(&c, iov, 4, &total), 1);
+	assert_memory_equal(iov[0].iov_base, "jk", 2);
+	assert_int_equal(env.cache.live, 1);
+	assert_int_equal(conn_tx_commit_iov(&c, 2, done), 0);
+	assert_int_equal(env.cache.live, 0);
+	assert_int_equal(conn_wants(&c), CONN_WANT_READ);
+	conn_reset(&c);
+	conn_env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -914,6 +967,7 @@ int main(void)
 		cmocka_unit_test(test_model_cap64k),
 		cmocka_unit_test(test_model_many_seeds),
 		cmocka_unit_test(test_many_conns),
+		cmocka_unit_test(test_tx_iov_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,21 @@ bool prep_send(const struct prep *p, struct io_uring_sqe *sqe, int fd,
 	return zc;
 }
 
+bool prep_sendmsg(const struct prep *p, struct io_uring_sqe *sqe, int fd,
+		  const struct msghdr *msg, size_t len, bool zc)
+{
+	zc = zc && p->zc_min && len >= p->zc_min;
+	if (zc)
+		io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_NOSIGNAL);
+	else
+		io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+	/* The zero-copy flags ride in ioprio, as for IORING_OP_SEND_ZC. */
+	if (zc)
+		sqe->ioprio |= p->zc_flags;
+	prep_file(p, sqe);
+	return zc;
+}
+
 void prep_shutdown(const struct prep *p, struct io_uring_sqe *sqe, int fd)
 {
 	io_uring_prep_shutdown(sqe, fd, SHUT_WR);

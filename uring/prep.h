@@ -52,6 +52,12 @@ void prep_recv_multishot(const struct prep *p, struct io_uring_sqe *sqe, int fd,
 bool prep_send(const struct prep *p, struct io_uring_sqe *sqe, int fd,
 	       const void *buf, size_t len, bool zc);
 
+/* prep_sendmsg - send the msg's iovec in one request (never raising
+ * SIGPIPE); zero-copy if zc and len (the iovec's total) >= p->zc_min, as
+ * prep_send. msg and its iovec must stay put until the completion. */
+bool prep_sendmsg(const struct prep *p, struct io_uring_sqe *sqe, int fd,
+		  const struct msghdr *msg, size_t len, bool zc);
+
 /* prep_shutdown - shut the write side (IORING_OP_SHUTDOWN: for direct
  * descriptors, which shutdown(2) cannot name). */
 void prep_shutdown(const struct prep *p, struct io_uring_sqe *sqe, int fd);

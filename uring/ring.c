@@ -488,6 +488,12 @@ int ring_describe(const struct ring *r, char *buf, size_t len)
 	    r->dropped ? " fell-back=" : "", r->dropped ? dropped : "");
 }
 
+int ring_flags_text(unsigned flags, char *buf, size_t len)
+{
+	return ring_names(buf, len, ring_flag_names, RING_N(ring_flag_names),
+			  flags);
+}
+
 void ring_exit(struct ring *r)
 {
 	io_uring_queue_exit(&r->ring);

@@ -133,6 +133,11 @@ void ring_note_overflow(struct ring *r);
  * (NUL-terminated, truncated); returns its length like snprintf. */
 int ring_describe(const struct ring *r, char *buf, size_t len);
 
+/* ring_flags_text - the names of the IORING_SETUP_* flags in flags,
+ * "A|B|..." ("none" if none), into buf (NUL-terminated, truncated);
+ * returns the names' length, 0 for none. */
+int ring_flags_text(unsigned flags, char *buf, size_t len);
+
 /* ring_exit - tear the ring down; in-flight requests are cancelled. */
 void ring_exit(struct ring *r);
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine.h - the interface between the generator thread (worker.c) and its
- * I/O engines, one small file each (engine_epoll.c, engine_uring.c).
+ * I/O engines, a file each (engine_epoll.c, engine_uring.c).
  *
- * worker.c runs the thread: pinning, the start line, phases, results. An
- * engine only moves bytes between the sockets and flow.c; what to send and
- * what an echo means is decided there. Each engine exports one const
- * struct worker_engine and keeps its state in w->eng. Not for main.c.
+ * worker.c runs the thread: pinning, the start line, phases, results, and
+ * the bookkeeping both engines share (the pace schedule, echoes counted or
+ * only verified, the drain's shutdowns). An engine only moves bytes
+ * between the sockets and flow.c; what to send and what an echo means is
+ * decided there. Each engine exports one const struct worker_engine and
+ * keeps its state in w->eng. Not for main.c.
  */
 #ifndef LOAD_ENGINE_H
 #define LOAD_ENGINE_H
@@ -79,9 +81,27 @@ bool worker_running(struct worker *w);
  * why (a bounded number of lines per run, all threads). */
 void worker_fail(struct worker *w, unsigned i, int err);
 
+/* worker_pace_init - in rate mode, with connections: point pc at this
+ * thread's share of the schedule and return true; else false. */
+bool worker_pace_init(struct worker *w, struct pace_cursor *pc);
+
 /* worker_release - rate mode: release every slot of pc due by now (at most
- * WORKER_RELEASE_MAX) to its open connection and call due(w, i) for it. */
-void worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
-		    void (*due)(struct worker *w, unsigned i));
+ * WORKER_RELEASE_MAX) to its open connection and call due(w, i) for it.
+ * Returns when the next slot is due (ns), the engine's wait deadline. */
+uint64_t worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
+			void (*due)(struct worker *w, unsigned i));
+
+/* worker_echoed - n echoed bytes of connection i arrived in buf at now:
+ * verified, then timed and counted, or while draining verified only.
+ * 0, or -EPROTO (a wrong byte: the caller closes i). */
+int worker_echoed(struct worker *w, unsigned i, const void *buf, size_t n,
+		  uint64_t now, bool draining);
+
+/* worker_shut_writes - the drain begins: shut the write side of every
+ * open connection; one that fails goes to fail(w, i, -errno). Returns
+ * how many are still open. */
+unsigned worker_shut_writes(struct worker *w,
+			    void (*fail)(struct worker *w, unsigned i,
+					 int err));
 
 #endif

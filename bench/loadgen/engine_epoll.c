@@ -118,8 +118,8 @@ static int ep_recv(struct worker *w, unsigned i)
 	int rc;
 
 	if (n > 0) {
-		rc = flow_rx(&wc->f, e->rxbuf, (size_t)n, worker_now(),
-			     &w->hist, &w->res.fc);
+		rc = worker_echoed(w, i, e->rxbuf, (size_t)n, worker_now(),
+				   false);
 		if (rc) {
 			ep_fail(w, i, rc);
 			return -1;
@@ -313,24 +313,17 @@ static void ep_loop(struct worker *w)
 {
 	struct epoll_event ev[EP_EVENTS];
 	struct ep *e = w->eng;
-	struct worker_run *run = w->run;
-	bool rate = run->fcfg.mode == FLOW_RATE && w->n;
-	uint64_t now, deadline;
 	struct pace_cursor pc;
+	bool rate = worker_pace_init(w, &pc);
+	uint64_t now, deadline;
 	unsigned i;
 	int n;
 
-	if (rate)
-		pace_cursor_init(&pc, &run->pace, w->first, w->first + w->n);
 	for (i = 0; i < w->n; i++)
 		ep_enqueue(e, &e->c[i]);
 	while (worker_running(w)) {
 		now = worker_now();
-		deadline = 0;
-		if (rate) {
-			worker_release(w, &pc, now, ep_due);
-			deadline = pace_cursor_time(&pc);
-		}
+		deadline = rate ? worker_release(w, &pc, now, ep_due) : 0;
 		n = ep_wait(w, ev, deadline, now);
 		if (n < 0 && errno != EINTR) {
 			w->res.err = -errno;
@@ -347,15 +340,13 @@ static int ep_drain_conn(struct worker *w, unsigned i)
 {
 	struct ep *e = w->eng;
 	struct worker_conn *wc = &w->conns[i];
-	struct flow_count junk = { 0 };
 	ssize_t n;
 	int rc;
 
 	for (;;) {
 		n = recv(wc->fd, e->rxbuf, WORKER_BUF, 0);
 		if (n > 0) {
-			rc = flow_rx(&wc->f, e->rxbuf, (size_t)n, 0, NULL,
-				     &junk);
+			rc = worker_echoed(w, i, e->rxbuf, (size_t)n, 0, true);
 			if (!rc)
 				continue;
 			ep_fail(w, i, rc);
@@ -388,23 +379,16 @@ static void ep_drain(struct worker *w)
 	uint64_t end = worker_now() + WORKER_DRAIN_NS, now;
 	struct epoll_event ev[EP_EVENTS];
 	struct ep *e = w->eng;
-	unsigned i, open = 0;
+	unsigned i, open;
 	int n, k;
 
 	/* Sending is over: forget the pending list (it would make every
 	 * wait below return at once). */
 	e->pend = NULL;
 	e->pend_tail = &e->pend;
-	for (i = 0; i < w->n; i++) {
-		if (w->conns[i].fd < 0)
-			continue;
-		if (shutdown(w->conns[i].fd, SHUT_WR)) {
-			ep_fail(w, i, -errno);
-			continue;
-		}
-		e->c[i].rd = true;
-		open++;
-	}
+	open = worker_shut_writes(w, ep_fail);
+	for (i = 0; i < w->n; i++)
+		e->c[i].rd = w->conns[i].fd >= 0;
 	while (open && (now = worker_now()) < end) {
 		for (i = 0; i < w->n; i++) {
 			if (w->conns[i].fd >= 0 && e->c[i].rd)

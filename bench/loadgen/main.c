@@ -242,6 +242,78 @@ static int load_write_hdr(const char *path, const struct hist *h)
 	return rc;
 }
 
+/* Merge the workers' results into r and their histograms into h. */
+static void load_merge(const struct cli *c, struct worker *w, uint64_t wall_ns,
+		       uint64_t cpu_ns, struct report *r, struct hist *h)
+{
+	double pct;
+	unsigned i;
+
+	hist_reset(h);
+	for (i = 0; i < c->threads; i++) {
+		hist_merge(h, &w[i].hist);
+		r->msgs += w[i].res.fc.msgs;
+		r->bytes += w[i].res.fc.bytes;
+		r->verify_errors += w[i].res.verify_errors;
+		r->conn_errors += w[i].res.conn_errors;
+		pct = w[i].res.wall_ns ? 100.0 * (double)w[i].res.cpu_ns /
+					     (double)w[i].res.wall_ns
+				       : 0.0;
+		if (pct > r->gen_thread_max_pct)
+			r->gen_thread_max_pct = pct;
+	}
+	r->errors = r->verify_errors + r->conn_errors;
+	r->gen_cpu_pct = wall_ns ? 100.0 * (double)cpu_ns / (double)wall_ns : 0;
+	report_fill(r, h);
+}
+
+/* Print r in the form --csv / --json / text asks for (the text goes to
+ * stderr when stdout has the machine form). */
+static void load_print(const struct cli *c, const struct report *r)
+{
+	char text[2048], line[4096];
+
+	report_text(r, text, sizeof(text));
+	fputs(text, c->out == CLI_OUT_TEXT ? stdout : stderr);
+	if (c->out == CLI_OUT_CSV) {
+		report_csv_header(line, sizeof(line));
+		fputs(line, stdout);
+		report_csv_row(r, line, sizeof(line));
+		fputs(line, stdout);
+	} else if (c->out == CLI_OUT_JSON) {
+		report_json(r, line, sizeof(line));
+		fputs(line, stdout);
+	}
+	fflush(stdout);
+}
+
+/* The exit status of a printed run: 1 if a thread failed, a byte or a
+ * connection went wrong, or nothing was echoed; else 0. */
+static int load_verdict(const struct cli *c, const struct worker *w,
+			const struct report *r)
+{
+	unsigned i;
+
+	for (i = 0; i < c->threads; i++) {
+		if (w[i].res.err) {
+			fprintf(stderr, "echo-load: thread %u failed: %s\n", i,
+				strerror(-w[i].res.err));
+			return 1;
+		}
+	}
+	if (r->errors) {
+		fprintf(stderr, "echo-load: %llu errors\n",
+			(unsigned long long)r->errors);
+		return 1;
+	}
+	if (!r->msgs) {
+		fprintf(stderr, "echo-load: no message was echoed in the "
+				"measured interval\n");
+		return 1;
+	}
+	return 0;
+}
+
 /* Merge the workers into r and h; print; return the exit status. */
 static int load_report(const struct cli *c, const struct worker_run *run,
 		       struct worker *w, uint64_t wall_ns, uint64_t cpu_ns,
@@ -261,40 +333,10 @@ static int load_report(const struct cli *c, const struct worker_run *run,
 		.duration_s = (double)wall_ns / 1e9,
 		.conn_errors = idle_bad,
 	};
-	char text[2048], line[4096];
-	double pct;
-	unsigned i;
 	int rc;
 
-	hist_reset(h);
-	for (i = 0; i < c->threads; i++) {
-		hist_merge(h, &w[i].hist);
-		r.msgs += w[i].res.fc.msgs;
-		r.bytes += w[i].res.fc.bytes;
-		r.verify_errors += w[i].res.verify_errors;
-		r.conn_errors += w[i].res.conn_errors;
-		pct = w[i].res.wall_ns ? 100.0 * (double)w[i].res.cpu_ns /
-					     (double)w[i].res.wall_ns
-				       : 0.0;
-		if (pct > r.gen_thread_max_pct)
-			r.gen_thread_max_pct = pct;
-	}
-	r.errors = r.verify_errors + r.conn_errors;
-	r.gen_cpu_pct = wall_ns ? 100.0 * (double)cpu_ns / (double)wall_ns : 0;
-	report_fill(&r, h);
-
-	report_text(&r, text, sizeof(text));
-	fputs(text, c->out == CLI_OUT_TEXT ? stdout : stderr);
-	if (c->out == CLI_OUT_CSV) {
-		report_csv_header(line, sizeof(line));
-		fputs(line, stdout);
-		report_csv_row(&r, line, sizeof(line));
-		fputs(line, stdout);
-	} else if (c->out == CLI_OUT_JSON) {
-		report_json(&r, line, sizeof(line));
-		fputs(line, stdout);
-	}
-	fflush(stdout);
+	load_merge(c, w, wall_ns, cpu_ns, &r, h);
+	load_print(c, &r);
 	if (c->hdr && (rc = load_write_hdr(c->hdr, h))) {
 		fprintf(stderr, "echo-load: --hdr %s: %s\n", c->hdr,
 			strerror(-rc));
@@ -305,24 +347,7 @@ static int load_report(const struct cli *c, const struct worker_run *run,
 			"echo-load: %llu latencies above 60 s were counted "
 			"as 60 s\n",
 			(unsigned long long)h->clamped);
-	for (i = 0; i < c->threads; i++) {
-		if (w[i].res.err) {
-			fprintf(stderr, "echo-load: thread %u failed: %s\n", i,
-				strerror(-w[i].res.err));
-			return 1;
-		}
-	}
-	if (r.errors) {
-		fprintf(stderr, "echo-load: %llu errors\n",
-			(unsigned long long)r.errors);
-		return 1;
-	}
-	if (!r.msgs) {
-		fprintf(stderr, "echo-load: no message was echoed in the "
-				"measured interval\n");
-		return 1;
-	}
-	return 0;
+	return load_verdict(c, w, &r);
 }
 
 /*
@@ -451,43 +476,38 @@ static int load_check_cpus(const struct cli *c)
 	return 0;
 }
 
-/* Everything after parsing; returns the exit status. */
-static int load_main(const struct cli *c)
+/* The process may run c: enough descriptors, the CPUs it names, the
+ * signal handlers in place. 0, or -1 after saying why. */
+static int load_prepare(const struct cli *c)
 {
 	unsigned long want = (unsigned long)c->conns + c->idle +
 			     2ul * c->threads + LOAD_SPARE_FDS;
-	unsigned long have;
-	struct worker_run *run = NULL;
-	struct worker *w = NULL;
-	int *idle = NULL, *fds = NULL, rc, status = 1;
-	uint64_t wall_ns = 0, cpu_ns = 0, idle_bad;
-	struct hist *h = NULL;
-	char engine[256];
-	unsigned i;
+	unsigned long have = net_nofile(want);
 
-	have = net_nofile(want);
 	if (have < want) {
 		fprintf(stderr,
 			"echo-load: %lu descriptors needed, ulimit -n allows "
 			"%lu\n",
 			want, have);
-		return 1;
+		return -1;
 	}
 	if (load_check_cpus(c))
-		return 1;
+		return -1;
 	if (load_signals()) {
 		perror("echo-load: sigaction");
-		return 1;
+		return -1;
 	}
-	run = calloc(1, sizeof(*run));
-	w = calloc(c->threads, sizeof(*w));
-	idle = calloc(c->idle ? c->idle : 1, sizeof(*idle));
-	fds = calloc(c->conns, sizeof(*fds));
-	h = malloc(sizeof(*h));
-	if (!run || !w || !idle || !fds || !h) {
-		fputs("echo-load: out of memory\n", stderr);
-		goto out_free;
-	}
+	return 0;
+}
+
+/* Fill in run from c, settle the engine (its description into engine)
+ * and set up what the workers share. 0, or -1 after saying why; undone by
+ * worker_run_destroy only when it returned 0. */
+static int load_run_init(const struct cli *c, struct worker_run *run,
+			 char *engine, size_t len)
+{
+	int rc;
+
 	run->fcfg = (struct flow_cfg){
 		.mode = c->mode,
 		.size = c->size,
@@ -500,13 +520,40 @@ static int load_main(const struct cli *c)
 	run->seed = c->seed;
 	run->thread_conns = (c->conns + c->threads - 1u) / c->threads;
 	run->precise_timer = load_probe_pwait2();
-	if (load_engine(c, run, engine, sizeof(engine)))
-		goto out_free;
+	if (load_engine(c, run, engine, len))
+		return -1;
 	rc = worker_run_init(run);
 	if (rc) {
 		fprintf(stderr, "echo-load: %s\n", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything after parsing; returns the exit status. */
+static int load_main(const struct cli *c)
+{
+	struct worker_run *run = NULL;
+	struct worker *w = NULL;
+	int *idle = NULL, *fds = NULL, status = 1;
+	uint64_t wall_ns = 0, cpu_ns = 0, idle_bad;
+	struct hist *h = NULL;
+	char engine[256];
+	unsigned i;
+
+	if (load_prepare(c))
+		return 1;
+	run = calloc(1, sizeof(*run));
+	w = calloc(c->threads, sizeof(*w));
+	idle = calloc(c->idle ? c->idle : 1, sizeof(*idle));
+	fds = calloc(c->conns, sizeof(*fds));
+	h = malloc(sizeof(*h));
+	if (!run || !w || !idle || !fds || !h) {
+		fputs("echo-load: out of memory\n", stderr);
 		goto out_free;
 	}
+	if (load_run_init(c, run, engine, sizeof(engine)))
+		goto out_free;
 	load_banner(c, run, engine);
 
 	/* Idle ones first: they take the low descriptors a select or poll

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,8 +154,16 @@ void worker_fail(struct worker *w, unsigned i, int err)
 			strerror(-err));
 }
 
-void worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
-		    void (*due)(struct worker *w, unsigned i))
+bool worker_pace_init(struct worker *w, struct pace_cursor *pc)
+{
+	if (w->run->fcfg.mode != FLOW_RATE || !w->n)
+		return false;
+	pace_cursor_init(pc, &w->run->pace, w->first, w->first + w->n);
+	return true;
+}
+
+uint64_t worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
+			void (*due)(struct worker *w, unsigned i))
 {
 	unsigned i;
 	int k;
@@ -167,6 +176,33 @@ void worker_release(struct worker *w, struct pace_cursor *pc, uint64_t now,
 		flow_release(&w->conns[i].f, 1);
 		due(w, i);
 	}
+	return pace_cursor_time(pc);
+}
+
+int worker_echoed(struct worker *w, unsigned i, const void *buf, size_t n,
+		  uint64_t now, bool draining)
+{
+	struct flow_count junk = { 0 };
+
+	if (draining)
+		return flow_rx(&w->conns[i].f, buf, n, now, NULL, &junk);
+	return flow_rx(&w->conns[i].f, buf, n, now, &w->hist, &w->res.fc);
+}
+
+unsigned worker_shut_writes(struct worker *w,
+			    void (*fail)(struct worker *w, unsigned i, int err))
+{
+	unsigned i, open = 0;
+
+	for (i = 0; i < w->n; i++) {
+		if (w->conns[i].fd < 0)
+			continue;
+		if (shutdown(w->conns[i].fd, SHUT_WR))
+			fail(w, i, -errno);
+		else
+			open++;
+	}
+	return open;
 }
 
 /* The measured interval is over: note this thread's CPU and wall time. */

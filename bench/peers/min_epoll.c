@@ -7,9 +7,10 @@
  * sockets, a fixed 64 KiB buffer per connection, short writes kept and
  * finished before reading more (EPOLLOUT while output is pending), EOF and
  * errors close the connection. Not a model for anything else: no limits,
- * no stats, fd as identity. Usage: min-epoll [PORT | --port N] (0 or
- * absent: any); prints "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit
- * 0; -h/--help; bad usage is one line and exit 2, like the other programs.
+ * no stats, fd as identity. Usage: min-epoll [PORT | --port N] [--host
+ * ADDR] (port 0 or absent: any; address 127.0.0.1 unless given); prints
+ * "listening on ADDR:PORT"; SIGINT/SIGTERM exit 0; -h/--help; bad usage is
+ * one line and exit 2, like the other programs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,12 +36,13 @@ struct min_conn {
 static volatile sig_atomic_t min_stop;
 
 static const char min_usage[] =
-    "Usage: min-epoll [PORT] [--port N]\n"
-    "A minimal single-file epoll echo server on 127.0.0.1: the reference\n"
-    "row of bench/compare.sh.\n"
+    "Usage: min-epoll [PORT] [--port N] [--host ADDR]\n"
+    "A minimal single-file epoll echo server: the reference row of\n"
+    "bench/compare.sh.\n"
     "  PORT, --port N      TCP port, 0 or absent picks a free one\n"
+    "  --host ADDR         numeric IPv4 address to listen on (127.0.0.1)\n"
     "  -h, --help          show this help\n"
-    "The first stdout line is \"listening on 127.0.0.1:PORT\"; SIGINT or\n"
+    "The first stdout line is \"listening on ADDR:PORT\"; SIGINT or\n"
     "SIGTERM stops it. Exit status: 0 stopped, 1 runtime failure, 2 bad\n"
     "usage.\n";
 
@@ -55,8 +57,10 @@ static int min_bad(const char *what, const char *arg, const char *tail)
 	return 2;
 }
 
-/* argv into *port: 0 to run, else the exit status (help: 0, bad: 2). */
-static int min_args(int argc, char **argv, uint16_t *port, int *run)
+/* argv into *port and *addr: 0 to run, else the exit status (help: 0,
+ * bad: 2). */
+static int min_args(int argc, char **argv, uint16_t *port, struct in_addr *addr,
+		    int *run)
 {
 	const char *val = NULL, *arg;
 	char *end;
@@ -64,11 +68,22 @@ static int min_args(int argc, char **argv, uint16_t *port, int *run)
 	int i;
 
 	*run = 0;
+	addr->s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			fputs(min_usage, stdout);
 			return 0;
+		}
+		if (!strcmp(arg, "--host") && i + 1 == argc)
+			return min_bad("option", arg, " needs a value");
+		if (!strcmp(arg, "--host") || !strncmp(arg, "--host=", 7)) {
+			arg = arg[6] ? arg + 7 : argv[++i];
+			if (inet_pton(AF_INET, arg, addr) != 1)
+				return min_bad("--host", arg,
+					       ": expected a numeric IPv4 "
+					       "address");
+			continue;
 		}
 		if (!strcmp(arg, "--port") && i + 1 == argc)
 			return min_bad("option", arg, " needs a value");
@@ -155,16 +170,16 @@ int main(int argc, char **argv)
 	struct epoll_event ev, evs[MIN_EVENTS];
 	struct sigaction act = { .sa_handler = min_on_signal };
 	socklen_t len = sizeof(sa);
+	char host[INET_ADDRSTRLEN];
 	int one = 1, lfd, ep, n, i, fd, run;
 	struct min_conn *c;
 	uint16_t port;
 
-	n = min_args(argc, argv, &port, &run);
+	n = min_args(argc, argv, &port, &sa.sin_addr, &run);
 	if (!run)
 		return n;
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons(port);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -175,7 +190,8 @@ int main(int argc, char **argv)
 		perror("min-epoll: listen");
 		return 1;
 	}
-	printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+	printf("listening on %s:%u\n", host, ntohs(sa.sin_port));
 	fflush(stdout);
 	ep = epoll_create1(0);
 	ev.events = EPOLLIN;

@@ -9,8 +9,9 @@
  * order), received buffers queued behind it, short sends finished, -ENOBUFS
  * re-armed when buffers come back, EOF closes once every queued byte is
  * sent, identity in user_data is op | generation | fd. No limits, no stats.
- * Usage: min-uring [PORT] (0 or absent: any); prints
- * "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit 0.
+ * Usage: min-uring [PORT] [--host ADDR] (port 0 or absent: any; address
+ * 127.0.0.1 unless given); prints "listening on ADDR:PORT"; SIGINT/SIGTERM
+ * exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -319,13 +320,42 @@ static int mu_setup(void)
 	return 0;
 }
 
+/* argv into *port and *addr: 0 to run, 1 after printing the help, -1 on
+ * bad usage (nothing printed). */
+static int mu_args(int argc, char **argv, long *port, struct in_addr *addr)
+{
+	char *end;
+	int i, seen = 0;
+
+	*port = 0;
+	addr->s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: min-uring [PORT] [--host ADDR]\n"
+			       "  listens on ADDR:PORT (127.0.0.1 unless "
+			       "--host; port 0 or absent: any free one),\n"
+			       "  echoes every byte\n");
+			return 1;
+		}
+		if (!strcmp(argv[i], "--host")) {
+			if (i + 1 == argc ||
+			    inet_pton(AF_INET, argv[++i], addr) != 1)
+				return -1;
+			continue;
+		}
+		*port = strtol(argv[i], &end, 10);
+		if (seen++ || !*argv[i] || *end || *port < 0 || *port > 65535)
+			return -1;
+	}
+	return 0;
+}
+
 static int mu_listen(int port, struct sockaddr_in *sa)
 {
 	socklen_t len = sizeof(*sa);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
 
 	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa->sin_port = htons((uint16_t)port);
 	if (lfd < 0)
 		return -1;
@@ -341,29 +371,84 @@ static int mu_listen(int port, struct sockaddr_in *sa)
 	return lfd;
 }
 
+/* One completion; 1 if it says to stop (a signal), else 0. */
+static int mu_complete(int lfd, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	unsigned op = MU_UD_OP(ud);
+	int fd = MU_UD_FD(ud);
+	struct mu_conn *c;
+
+	/* The kernel took a buffer from the ring. */
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		mu_free--;
+	if (op == MU_ACCEPT) {
+		mu_on_accept(lfd, cqe->res, cqe->flags);
+		return 0;
+	}
+	if (op == MU_SIGNAL)
+		return 1;
+	if (op != MU_RECV && op != MU_SEND)
+		return 0;
+	c = &mu_conns[fd];
+	if (!c->open || (c->gen & 0xffffff) != MU_UD_GEN(ud)) {
+		/* Stale: its buffer, if any, is still ours. */
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			mu_recycle(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		return 0;
+	}
+	if (op == MU_RECV)
+		mu_on_recv(fd, c, cqe->res, cqe->flags);
+	else
+		mu_on_send(fd, c, cqe->res);
+	return 0;
+}
+
+/* Serve until a signal's read completes; 0, or 1 if waiting failed. */
+static int mu_serve(int lfd)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen;
+	int ret, stop = 0;
+
+	while (!stop) {
+		if (mu_pending) {
+			io_uring_buf_ring_advance(mu_br, (int)mu_pending);
+			mu_pending = 0;
+		}
+		ret = io_uring_submit_and_wait(&mu_ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EBUSY) {
+			fprintf(stderr, "min-uring: wait: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+		seen = 0;
+		io_uring_for_each_cqe(&mu_ring, head, cqe)
+		{
+			seen++;
+			stop |= mu_complete(lfd, cqe);
+		}
+		io_uring_cq_advance(&mu_ring, seen);
+		mu_rearm_waiting();
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct signalfd_siginfo si;
-	struct sockaddr_in sa;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	unsigned head, seen, op;
-	int lfd, sfd, fd, ret, stop = 0;
-	struct mu_conn *c;
-	char *end;
-	long port = 0;
+	int lfd, sfd, ret;
+	char host[INET_ADDRSTRLEN];
+	long port;
 	sigset_t mask;
 
-	if (argc > 1 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: min-uring [PORT]\n  listens on 127.0.0.1:PORT "
-		       "(0 or absent: any free port), echoes every byte\n");
+	ret = mu_args(argc, argv, &port, &sa.sin_addr);
+	if (ret > 0)
 		return 0;
-	}
-	if (argc > 1)
-		port = strtol(argv[1], &end, 10);
-	if (argc > 2 || (argc > 1 && (*end || port < 0 || port > 65535))) {
-		fprintf(stderr, "usage: min-uring [PORT]\n");
+	if (ret < 0) {
+		fprintf(stderr, "usage: min-uring [PORT] [--host ADDR]\n");
 		return 2;
 	}
 	/* Signals arrive as a read on a signalfd: no race with the wait. */
@@ -383,60 +468,13 @@ int main(int argc, char **argv)
 			strerror(-ret));
 		return 1;
 	}
-	printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+	printf("listening on %s:%u\n", host, ntohs(sa.sin_port));
 	fflush(stdout);
 	/* A failed accept without F_MORE arms the first multishot accept. */
 	mu_on_accept(lfd, -EAGAIN, 0);
 	sqe = mu_sqe();
 	io_uring_prep_read(sqe, sfd, &si, sizeof(si), 0);
 	io_uring_sqe_set_data64(sqe, MU_UD(MU_SIGNAL, 0, sfd));
-	while (!stop) {
-		if (mu_pending) {
-			io_uring_buf_ring_advance(mu_br, (int)mu_pending);
-			mu_pending = 0;
-		}
-		ret = io_uring_submit_and_wait(&mu_ring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -EBUSY) {
-			fprintf(stderr, "min-uring: wait: %s\n",
-				strerror(-ret));
-			return 1;
-		}
-		seen = 0;
-		io_uring_for_each_cqe(&mu_ring, head, cqe)
-		{
-			uint64_t ud = cqe->user_data;
-
-			seen++;
-			op = MU_UD_OP(ud);
-			fd = MU_UD_FD(ud);
-			/* The kernel took a buffer from the ring. */
-			if (cqe->flags & IORING_CQE_F_BUFFER)
-				mu_free--;
-			if (op == MU_ACCEPT) {
-				mu_on_accept(lfd, cqe->res, cqe->flags);
-				continue;
-			}
-			if (op == MU_SIGNAL) {
-				stop = 1;
-				continue;
-			}
-			if (op != MU_RECV && op != MU_SEND)
-				continue;
-			c = &mu_conns[fd];
-			if (!c->open || (c->gen & 0xffffff) != MU_UD_GEN(ud)) {
-				/* Stale: its buffer, if any, is still ours. */
-				if (cqe->flags & IORING_CQE_F_BUFFER)
-					mu_recycle(cqe->flags >>
-						   IORING_CQE_BUFFER_SHIFT);
-				continue;
-			}
-			if (op == MU_RECV)
-				mu_on_recv(fd, c, cqe->res, cqe->flags);
-			else
-				mu_on_send(fd, c, cqe->res);
-		}
-		io_uring_cq_advance(&mu_ring, seen);
-		mu_rearm_waiting();
-	}
-	return 0;
+	return mu_serve(lfd);
 }

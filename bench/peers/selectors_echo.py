@@ -6,8 +6,8 @@ A Python `selectors` echo server (DefaultSelector: epoll on Linux), written
 the way the standard library documents it, but correct: non-blocking
 sockets, output kept per connection and finished on EVENT_WRITE before
 reading more (short sends), EOF and errors close. Usage:
-selectors_echo.py [PORT | --port N]; prints "listening on 127.0.0.1:PORT";
-SIGINT or SIGTERM exits 0; -h/--help; bad usage is one line and exit 2,
+selectors_echo.py [PORT | --port N] [--host ADDR] (127.0.0.1 unless given);
+prints "listening on ADDR:PORT"; SIGINT or SIGTERM exits 0; -h/--help; bad usage is one line and exit 2,
 like the other programs.
 """
 import selectors
@@ -18,12 +18,12 @@ import sys
 BUF = 65536
 PROG = "selectors_echo.py"
 USAGE = """\
-Usage: selectors_echo.py [PORT] [--port N]
-A Python selectors echo server on 127.0.0.1: a reference row of
-bench/compare.sh.
+Usage: selectors_echo.py [PORT] [--port N] [--host ADDR]
+A Python selectors echo server: a reference row of bench/compare.sh.
   PORT, --port N      TCP port, 0 or absent picks a free one
+  --host ADDR         numeric IPv4 address to listen on (127.0.0.1)
   -h, --help          show this help
-The first stdout line is "listening on 127.0.0.1:PORT"; SIGINT or
+The first stdout line is "listening on ADDR:PORT"; SIGINT or
 SIGTERM stops it. Exit status: 0 stopped, 1 runtime failure, 2 bad
 usage.
 """
@@ -37,14 +37,30 @@ def bad(what):
     sys.exit(2)
 
 
-def parse_port(argv):
-    """The port from argv (0: any); prints the help and exits on -h."""
-    val, i = None, 0
+def parse_args(argv):
+    """(host, port) from argv (port 0: any); prints the help and exits on
+    -h."""
+    val, host, i = None, "127.0.0.1", 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
             sys.stdout.write(USAGE)
             sys.exit(0)
+        if arg == "--host" or arg.startswith("--host="):
+            if arg == "--host":
+                if i + 1 == len(argv):
+                    bad("option '--host' needs a value")
+                i += 1
+                arg = argv[i]
+            else:
+                arg = arg[len("--host="):]
+            try:
+                socket.inet_pton(socket.AF_INET, arg)
+            except (OSError, ValueError):
+                bad("--host '%s': expected a numeric IPv4 address" % arg)
+            host = arg
+            i += 1
+            continue
         if arg == "--port":
             if i + 1 == len(argv):
                 bad("option '--port' needs a value")
@@ -59,23 +75,23 @@ def parse_port(argv):
         val = arg
         i += 1
     if val is None:
-        return 0
+        return host, 0
     if not val.isdigit() or not val.isascii() or int(val) > 65535:
         bad("--port '%s': expected 0..65535" % val)
-    return int(val)
+    return host, int(val)
 
 
 def main():
-    port = parse_port(sys.argv[1:])
+    host, port = parse_args(sys.argv[1:])
     sel = selectors.DefaultSelector()
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    lsock.bind(("127.0.0.1", port))
+    lsock.bind((host, port))
     lsock.listen(4096)
     lsock.setblocking(False)
     sel.register(lsock, selectors.EVENT_READ, None)
-    print("listening on 127.0.0.1:%d" % lsock.getsockname()[1], flush=True)
+    print("listening on %s:%d" % lsock.getsockname(), flush=True)
     # Raise from the handler: PEP 475 would otherwise retry select().
     def on_signal(*_):
         raise SystemExit(0)

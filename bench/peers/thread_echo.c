@@ -8,8 +8,9 @@
  * set explicitly (THR_STACK); it reads into a buffer on that stack, sends
  * all of it back (short sends finished), and closes on EOF or an error.
  * When no thread can be created, that connection is closed and the server
- * keeps serving. Usage: thread-echo [PORT] (0 or absent: any); prints
- * "listening on 127.0.0.1:PORT"; SIGINT/SIGTERM exit 0.
+ * keeps serving. Usage: thread-echo [PORT] [--host ADDR] (port 0 or
+ * absent: any; address 127.0.0.1 unless given); prints
+ * "listening on ADDR:PORT"; SIGINT/SIGTERM exit 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -78,13 +79,44 @@ static void thr_spawn(const pthread_attr_t *attr, int fd)
 			strerror(rc), failed);
 }
 
+/* argv into *port and *addr: 0 to run, 1 after printing the help, -1 on
+ * bad usage (nothing printed). */
+static int thr_args(int argc, char **argv, long *port, struct in_addr *addr)
+{
+	char *end;
+	int i, seen = 0;
+
+	*port = 0;
+	addr->s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: thread-echo [PORT] [--host ADDR]\n"
+			       "  listens on ADDR:PORT (127.0.0.1 unless "
+			       "--host; port 0 or absent: any free one),\n"
+			       "  echoes every byte, one thread per connection "
+			       "(%u KiB stacks)\n",
+			       THR_STACK / 1024u);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--host")) {
+			if (i + 1 == argc ||
+			    inet_pton(AF_INET, argv[++i], addr) != 1)
+				return -1;
+			continue;
+		}
+		*port = strtol(argv[i], &end, 10);
+		if (seen++ || !*argv[i] || *end || *port < 0 || *port > 65535)
+			return -1;
+	}
+	return 0;
+}
+
 static int thr_listen(long port, struct sockaddr_in *sa)
 {
 	socklen_t len = sizeof(*sa);
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa->sin_port = htons((uint16_t)port);
 	if (lfd < 0)
 		return -1;
@@ -106,23 +138,16 @@ int main(int argc, char **argv)
 	struct pollfd pfd = { .events = POLLIN };
 	sigset_t block, waitmask;
 	pthread_attr_t attr;
-	struct sockaddr_in sa;
-	long port = 0;
-	char *end;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char host[INET_ADDRSTRLEN];
+	long port;
 	int fd;
 
-	if (argc > 1 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: thread-echo [PORT]\n  listens on 127.0.0.1:PORT "
-		       "(0 or absent: any free port), echoes every byte,\n"
-		       "  one thread per connection (%u KiB stacks)\n",
-		       THR_STACK / 1024u);
+	fd = thr_args(argc, argv, &port, &sa.sin_addr);
+	if (fd > 0)
 		return 0;
-	}
-	if (argc > 1)
-		port = strtol(argv[1], &end, 10);
-	if (argc > 2 || (argc > 1 && (*end || port < 0 || port > 65535))) {
-		fprintf(stderr, "usage: thread-echo [PORT]\n");
+	if (fd < 0) {
+		fprintf(stderr, "usage: thread-echo [PORT] [--host ADDR]\n");
 		return 2;
 	}
 	/* The signals stay blocked except inside ppoll, so the threads never
@@ -147,7 +172,8 @@ int main(int argc, char **argv)
 		perror("thread-echo: listen");
 		return 1;
 	}
-	printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
+	printf("listening on %s:%u\n", host, ntohs(sa.sin_port));
 	fflush(stdout);
 	fprintf(stderr,
 		"thread-echo: one thread per connection, %u KiB "

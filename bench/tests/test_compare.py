@@ -16,13 +16,19 @@ Usage: test_compare.py COMPARE_SH BUILD_DIR
        --help, every bad option a one-line error and exit 2, suffixes)
        test_compare.py --report REPORT_PY  (report.py on made-up rows: the
        summary matrix, ties, labels, plots)
+       test_compare.py --netns COMPARE_SH BUILD_DIR  (root: --netns --smoke
+       measures every row over veth and leaves no namespace, also when
+       stopped with SIGTERM; it refuses cleanly without root or ip; exit 77
+       when not root or no ip)
 """
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def fail(msg):
@@ -52,6 +58,20 @@ def check_rate_row(out, x, where):
     if last.split()[1] != "1.000000000000":
         fail("{}: {} does not end at percentile 1: {}".format(
             where, hgrm, last))
+
+
+def ready_rows(compare):
+    """compare.sh's readiness rows: one per backend of
+    readiness/backends.txt, NAME-et for those that take --edge."""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(compare)))
+    rows = set()
+    for line in open(os.path.join(top, "readiness", "backends.txt")):
+        words = line.split()
+        if words and not words[0].startswith("#"):
+            rows.add(words[0])
+            if "edge" in words[1:]:
+                rows.add(words[0] + "-et")
+    return rows
 
 
 def cli(compare, engines):
@@ -119,7 +139,7 @@ def cli(compare, engines):
                         "30,60", "--dry-run"], capture_output=True,
                        text=True, timeout=10)
     for want in ("duration=1.5 ", "warmup=0.2 ", "repeats=2 ",
-                 "rates=30,60 ", "profile=smoke "):
+                 "rates=30,60 ", "profile=smoke ", "netns=0"):
         if r.returncode != 0 or want not in r.stdout:
             fail("--dry-run: want {!r} in {!r} (exit {}, {!r})".format(
                 want, r.stdout, r.returncode, r.stderr))
@@ -224,7 +244,163 @@ def check_report(report_py):
     print("ok: report.py verdicts, matrix, labels, plots in " + out)
 
 
+def ns_names():
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                       text=True, timeout=10)
+    return {l.split()[0] for l in r.stdout.split("\n") if l.strip()}
+
+
+def ns_refused(compare, build, tmp):
+    """--netns where it cannot work: exit 1, one line naming the cause,
+    nothing written. Without ip in PATH, and (with setpriv) as nobody."""
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    for tool in ("dirname", "id", "awk", "cat"):
+        os.symlink(shutil.which(tool), os.path.join(bindir, tool))
+    cases = [("no ip", [shutil.which("bash")], {"PATH": bindir}, "ip")]
+    if shutil.which("setpriv"):
+        cases.append(("not root", ["setpriv", "--reuid=65534",
+                                   "--regid=65534", "--clear-groups",
+                                   "bash"], {}, "root"))
+    for what, pre, env, needle in cases:
+        out = os.path.join(tmp, "out-" + what.replace(" ", "-"))
+        r = subprocess.run(pre + [compare, "--netns", "--smoke",
+                                  "--no-build", "--build", build, "--out",
+                                  out], capture_output=True, text=True,
+                           timeout=20, env=dict(os.environ, **env))
+        lines = r.stderr.strip().split("\n")
+        if r.returncode != 1 or len(lines) != 1 or needle not in lines[0] \
+                or "--netns" not in lines[0]:
+            fail("--netns, {}: exit {} (want 1), stderr {!r} (want one "
+                 "line naming --netns and {})".format(
+                     what, r.returncode, r.stderr, needle))
+        if os.path.exists(out):
+            fail("--netns, {}: {} was created".format(what, out))
+    return len(cases)
+
+
+def netns(compare, build):
+    """compare.sh --netns --smoke: every row measured over the veth pair,
+    env.txt and report.md say so, and every namespace it made is gone
+    afterwards, also when it is stopped with SIGTERM in the middle."""
+    if os.geteuid() != 0:
+        print("skipped: compare.sh --netns needs root")
+        sys.exit(77)
+    if not shutil.which("ip"):
+        print("skipped: compare.sh --netns needs ip (iproute2)")
+        sys.exit(77)
+    tmp = tempfile.mkdtemp(prefix="compare-netns-")
+    refused = ns_refused(compare, build, tmp)
+    before = ns_names()
+    out = os.path.join(tmp, "run")
+    p = subprocess.Popen(["bash", compare, "--netns", "--smoke",
+                          "--no-build", "--build", build, "--out", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    _, err = p.communicate(timeout=280)
+    mine = {"echolab-{}-srv".format(p.pid), "echolab-{}-gen".format(p.pid)}
+    if p.returncode != 0:
+        fail("compare.sh --netns exited {}: {}".format(p.returncode,
+                                                       err[-2000:]))
+    left = ns_names() - before
+    if left or mine & ns_names():
+        fail("namespaces left after the run: {}".format(
+            sorted(left | (mine & ns_names()))))
+    rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
+    servers = {x["server"] for x in rows}
+    want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
+            "py-selectors", "thread-echo"}
+    if os.path.exists(os.path.join(build, "uring", "uring-echo")):
+        want |= {"uring-basic", "uring-multishot", "min-uring"}
+    if not want <= servers:
+        fail("servers missing from raw.csv: {}".format(
+            sorted(want - servers)))
+    for x in rows:
+        where = "{} {}".format(x["server"], x["cell"])
+        if x["msgs_per_s"] == "" or float(x["msgs_per_s"]) <= 0 or \
+                x["errors"] != "0":
+            fail("{}: not measured over veth: msgs/s {!r}, errors {!r}, "
+                 "note {!r}".format(where, x["msgs_per_s"], x["errors"],
+                                    x["note"]))
+    env = open(os.path.join(out, "env.txt")).read()
+    for name in mine:
+        if name not in env:
+            fail("env.txt does not name the namespace " + name)
+    if "network: veth between network namespaces" not in env or \
+            "GRO" not in env:
+        fail("env.txt does not say the run was over veth:\n" + env)
+    # The counters read at the end: traffic crossed the pair, and none
+    # went over the server namespace's lo.
+    lines = [l.strip() for l in env.split("\n")]
+    veth = [l for l in lines if l.startswith("els") and "namespace" in l]
+    lo = [l for l in lines if l.startswith("lo in")]
+    if not veth or " rx 0 packets" in veth[0] or not lo or \
+            " rx 0 packets" not in lo[0]:
+        fail("env.txt's counters: veth {!r}, lo {!r}".format(veth, lo))
+    # With ethtool, GRO on and TSO off: TCP went through veth's NAPI.
+    napi = [l for l in lines if "through veth's NAPI" in l]
+    if shutil.which("ethtool") and (not napi or ": 0 packets" in napi[0]):
+        fail("nothing received through veth's NAPI: {!r}".format(napi))
+    report = open(os.path.join(out, "report.md")).read()
+    if not report.startswith("# echo-lab comparison over veth") or \
+            "**Network path:** veth" not in report[:600]:
+        fail("report.md's header does not say veth: {!r}".format(
+            report[:300]))
+    # Stopped mid-run: compare.sh ends its server and generator and
+    # removes both namespaces; no process is left in either.
+    out2 = os.path.join(tmp, "stopped")
+    p = subprocess.Popen(["bash", compare, "--netns", "--smoke",
+                          "--no-build", "--build", build, "--out", out2],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    mine = {"echolab-{}-srv".format(p.pid), "echolab-{}-gen".format(p.pid)}
+    raw2 = os.path.join(out2, "raw.csv")
+    deadline = time.monotonic() + 120
+    inodes = set()
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            inodes = {os.stat("/run/netns/" + n).st_ino for n in mine}
+            if len(inodes) == 2 and \
+                    len(open(raw2).read().split("\n")) >= 4:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    if p.poll() is not None or len(inodes) != 2:
+        p.kill()
+        fail("no namespaces and rows to interrupt (exit {}): {}".format(
+            p.poll(), p.stderr.read()[-1000:]))
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail("compare.sh still running 30 s after SIGTERM")
+    if rc != 143:
+        fail("compare.sh after SIGTERM: exit {} (want 143): {}".format(
+            rc, p.stderr.read()[-1000:]))
+    if mine & ns_names() or ns_names() - before:
+        fail("namespaces left after SIGTERM: {}".format(
+            sorted((mine & ns_names()) | (ns_names() - before))))
+    stuck = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and \
+                    os.stat("/proc/{}/ns/net".format(pid)).st_ino in inodes:
+                stuck.append(pid)
+        except OSError:
+            pass
+    if stuck:
+        fail("processes still in the removed namespaces: {}".format(stuck))
+    print("ok: {} rows over veth, {} refusals, no namespace left after a "
+          "run and after SIGTERM; results in {}".format(
+              len(rows), refused, out))
+
+
 def main():
+    if sys.argv[1] == "--netns":
+        netns(sys.argv[2], sys.argv[3])
+        return
     if sys.argv[1] == "--report":
         check_report(sys.argv[2])
         return
@@ -241,8 +417,7 @@ def main():
     rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
     servers = sorted({x["server"] for x in rows})
     cells = sorted({x["cell"] for x in rows})
-    want = {"select", "poll", "epoll", "epoll-et", "min-epoll",
-            "py-selectors", "thread-echo"}
+    want = {"min-epoll", "py-selectors", "thread-echo"} | ready_rows(compare)
     if os.path.exists(os.path.join(build, "uring", "uring-echo")):
         want |= {"uring-basic", "uring-multishot", "min-uring"}
     if not want <= set(servers):

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 """test_peers.py - end-to-end scenarios for compare.sh's reference peers.
 
-The peers (min-epoll, min-uring, thread-echo) take `[PORT]`, print
-"listening on 127.0.0.1:PORT" first and keep no stats, so tests/e2e's
-harness (which wants --port and a stats line) does not fit them. One
-scenario per process: byte-exact echo, half-close, resets, many
-connections, signals, usage. Exit 0 pass, 1 fail.
+The peers (min-epoll, min-uring, thread-echo) take `[PORT] [--host ADDR]`,
+print "listening on ADDR:PORT" first (127.0.0.1 unless --host) and keep no
+stats, so tests/e2e's harness (which wants --port and a stats line) does
+not fit them. One scenario per process: byte-exact echo, half-close,
+resets, many connections, signals, usage, another address. Exit 0 pass,
+1 fail.
 Usage: test_peers.py SCENARIO SERVER [ARGS...]
 """
 import os
@@ -30,7 +31,7 @@ def fail(msg):
 
 
 class Server:
-    def __init__(self, cmd, limit=None):
+    def __init__(self, cmd, limit=None, host=None):
         # Under AddressSanitizer (CI), no leak report at exit: the peers
         # keep no list of open connections to free when a signal stops
         # them (min-epoll's per-connection buffers are referenced only by
@@ -38,11 +39,14 @@ class Server:
         env = dict(os.environ)
         env["ASAN_OPTIONS"] = ":".join(
             o for o in (env.get("ASAN_OPTIONS"), "detect_leaks=0") if o)
-        self.p = subprocess.Popen(cmd + ["0"], stdout=subprocess.PIPE,
+        extra = ["--host", host] if host else []
+        self.host = host or "127.0.0.1"
+        self.p = subprocess.Popen(cmd + ["0"] + extra,
+                                  stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
                                   preexec_fn=limit, env=env)
         line = self.p.stdout.readline()
-        if not line.startswith("listening on 127.0.0.1:"):
+        if not line.startswith("listening on {}:".format(self.host)):
             self.p.kill()
             fail("expected a listening line first, got {!r}; stderr {!r}"
                  .format(line, self.p.stderr.read()[-500:]))
@@ -63,8 +67,8 @@ class Server:
         return rc, time.monotonic() - t0
 
 
-def dial(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=T)
+def dial(port, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=T)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -110,6 +114,19 @@ def sc_echo_bytes(srv):
     for s in socks:
         s.close()
     return "4 connections, 1 B to 3 MiB, byte-exact"
+
+
+def sc_host(srv):
+    """Started with --host 127.0.0.2 (compare.sh --netns gives the veth
+    address): it echoes there, and 127.0.0.1 is not listened on."""
+    s = dial(srv.port, srv.host)
+    echo_check(srv, s, random.Random(3).randbytes(100000), (1, 999, 8192))
+    s.close()
+    try:
+        dial(srv.port).close()
+    except ConnectionRefusedError:
+        return "--host 127.0.0.2: echoes there, 127.0.0.1 refused"
+    fail("127.0.0.1:{} accepted a connection".format(srv.port))
 
 
 def sc_slow_reader(srv):
@@ -295,7 +312,7 @@ def main():
         # 48 MiB of address space: a few hundred 64 KiB stacks.
         def limit():
             resource.setrlimit(resource.RLIMIT_AS, (48 << 20, 48 << 20))
-    srv = Server(cmd, limit)
+    srv = Server(cmd, limit, "127.0.0.2" if sc == "host" else None)
     srv.cmd = cmd
     try:
         what = fn(srv)

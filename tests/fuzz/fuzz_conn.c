@@ -46,6 +46,7 @@ struct fz_table {
 	uint8_t mem[FZ_NBUF * FZ_BSIZE];
 	uint32_t len[FZ_NBUF];
 	uint16_t next[FZ_NBUF];
+	uint32_t off[FZ_NBUF]; /* sliced: where each id starts */
 	int owner[FZ_NBUF]; /* -1 free, else the slot holding it */
 	struct conn_segs segs;
 };
@@ -74,7 +75,11 @@ struct fz_conn {
 	const uint8_t *txp; /* the lent tx window */
 	size_t txlen;
 	bool tx_lent;
-	bool tx_seg; /* it is the oldest held buffer */
+	bool tx_seg; /* it is the oldest held buffer (iov: held ones only) */
+	unsigned iov_max; /* 0: sends lend one window; else up to this many
+			   * spans (conn_tx_iov), chosen per connection */
+	struct iovec iov[FZ_NBUF + 2]; /* the lent spans */
+	unsigned niov;
 	uint16_t held[FZ_NBUF]; /* held buffer ids, a queue, oldest first */
 	unsigned hhead;
 	unsigned hn;
@@ -137,14 +142,20 @@ static uint8_t fz_pat(uint64_t seed, uint64_t off)
  * Differences are or-ed, then tested once: a comparison per byte would
  * be traced (-fsanitize=fuzzer) and slow every run down.
  */
-static bool fz_is_stream(const struct fz_conn *fc, const uint8_t *p, size_t n)
+static bool fz_is_stream_at(const struct fz_conn *fc, size_t off,
+			    const uint8_t *p, size_t n)
 {
 	uint8_t diff = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		diff |= p[i] ^ fz_pat(fc->seed, fc->tx + i);
+		diff |= p[i] ^ fz_pat(fc->seed, fc->tx + off + i);
 	return diff == 0;
+}
+
+static bool fz_is_stream(const struct fz_conn *fc, const uint8_t *p, size_t n)
+{
+	return fz_is_stream_at(fc, 0, p, n);
 }
 
 /* A commit amount in [0, max] from one byte: the full window half the
@@ -164,6 +175,14 @@ static uint32_t fz_cap(const struct fz_conn *fc)
 static uint32_t fz_max_held(const struct fz *f)
 {
 	return f->tab.segs.max_held;
+}
+
+/* Where buffer id starts: at id * size, or where the driver put it. */
+static uint8_t *fz_seg_ptr(const struct fz_table *t, uint32_t id)
+{
+	if (t->segs.off)
+		return (uint8_t *)t->mem + t->off[id];
+	return (uint8_t *)t->mem + (size_t)id * t->segs.size;
 }
 
 /* The i-th oldest buffer the connection holds, by the model. */
@@ -351,6 +370,8 @@ static void fz_open(struct fz *f, struct fz_conn *fc)
 	fc->pool = p;
 	fc->env = &f->env[seg_mode];
 	fc->seed = ++f->next_seed * 0xd1342543de82ef95ull;
+	/* One send window, or spans: one, a few, or all there can be. */
+	fc->iov_max = (unsigned[]){ 0, 1, 3, FZ_NBUF + 2 }[f->next_seed % 4];
 	/* Each model connection holds at most one of the FZ_HALF slots. */
 	fc->s = pool_alloc(p, fc->env);
 	FZ_CHECK(fc->s != NULL);
@@ -373,6 +394,24 @@ static uint32_t fz_free_span(const struct fz_conn *fc, uint32_t *at)
 	}
 	*at = tail;
 	return cap - tail;
+}
+
+static bool fz_overlap(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	return !(a + an <= b || b + bn <= a);
+}
+
+/* Does [p, p + n) overlap the lent tx window or any lent span? */
+static bool fz_tx_overlaps(const struct fz_conn *fc, const uint8_t *p, size_t n)
+{
+	unsigned i;
+
+	if (!fc->iov_max)
+		return fz_overlap(p, n, fc->txp, fc->txlen);
+	for (i = 0; i < fc->niov; i++)
+		if (fz_overlap(p, n, fc->iov[i].iov_base, fc->iov[i].iov_len))
+			return true;
+	return false;
 }
 
 /* Lend an rx window, if the core wants to read and none is out. */
@@ -399,8 +438,7 @@ static void fz_rx_lend(struct fz_conn *fc)
 		span = fz_cap(fc) - (uint32_t)(fc->rx - fc->tx);
 	FZ_CHECK(fc->rxp == fc->c->buf.data + at && fc->rxlen == span);
 	if (fc->tx_lent && !fc->tx_seg)
-		FZ_CHECK(fc->rxp + fc->rxlen <= fc->txp ||
-			 fc->txp + fc->txlen <= fc->rxp);
+		FZ_CHECK(!fz_tx_overlaps(fc, fc->rxp, fc->rxlen));
 	/* The whole window must be free space: scribble on all of it. A
 	 * byte still waiting to be echoed would come out wrong. */
 	for (i = 0; i < fc->rxlen; i++)
@@ -445,7 +483,7 @@ static void fz_seg_arrive(struct fz *f, struct fz_conn *fc, uint8_t a,
 	 * (READ off: at the cap, or failed) is on the way. */
 	late = !(conn_wants(fc->c) & CONN_WANT_READ);
 	n = 1 + b % t->segs.size;
-	p = t->mem + (size_t)id * t->segs.size;
+	p = fz_seg_ptr(t, id);
 	for (i = 0; i < t->segs.size; i++)
 		p[i] = i < n ? fz_pat(fc->seed, fc->rx + i) : (uint8_t)~i;
 	t->owner[id] = fc->slot;
@@ -457,6 +495,42 @@ static void fz_seg_arrive(struct fz *f, struct fz_conn *fc, uint8_t a,
 		fc->late++;
 }
 
+/* The lent spans are the oldest unsent bytes, in order: held buffers
+ * first (each from its start, the oldest from hoff), then the ring. */
+static void fz_tx_check_iov(struct fz *f, struct fz_conn *fc)
+{
+	const struct fz_table *t = &f->tab;
+	size_t off = 0;
+	unsigned i;
+	uint16_t id;
+
+	FZ_CHECK(fc->niov >= 1 && fc->niov <= fc->iov_max);
+	FZ_CHECK(fc->txlen > 0 && fc->txlen <= fc->rx - fc->tx);
+	fc->tx_seg = true;
+	for (i = 0; i < fc->niov; i++) {
+		const uint8_t *p = fc->iov[i].iov_base;
+		size_t n = fc->iov[i].iov_len;
+
+		FZ_CHECK(n > 0);
+		if (i < fc->hn) {
+			id = fz_held_id(fc, i);
+			FZ_CHECK(p == fz_seg_ptr(t, id) + (i ? 0 : fc->hoff));
+			FZ_CHECK(n == t->len[id] - (i ? 0 : fc->hoff));
+		} else {
+			FZ_CHECK(fz_in_ring(fc, p, n));
+			fc->tx_seg = false;
+		}
+		FZ_CHECK(fz_is_stream_at(fc, off, p, n));
+		off += n;
+	}
+	FZ_CHECK(off == fc->txlen);
+	/* Every byte, when there were spans enough for it. */
+	if (fc->iov_max >= fc->hn + 2)
+		FZ_CHECK(fc->txlen == fc->rx - fc->tx);
+	else if (fc->iov_max <= fc->hn)
+		FZ_CHECK(fc->niov == fc->iov_max);
+}
+
 /* Lend a tx window: the oldest unsent bytes, in order. */
 static void fz_tx_lend(struct fz *f, struct fz_conn *fc)
 {
@@ -464,21 +538,62 @@ static void fz_tx_lend(struct fz *f, struct fz_conn *fc)
 
 	if (fc->tx_lent || !(conn_wants(fc->c) & CONN_WANT_WRITE))
 		return;
+	if (fc->iov_max) {
+		fc->niov = conn_tx_iov(fc->c, fc->iov, fc->iov_max, &fc->txlen);
+		fc->tx_lent = true;
+		fz_tx_check_iov(f, fc);
+		return;
+	}
 	fc->txlen = conn_tx_window(fc->c, &fc->txp);
 	fc->tx_lent = true;
 	fc->tx_seg = fc->hn > 0;
 	FZ_CHECK(fc->txlen > 0 && fc->txlen <= fc->rx - fc->tx);
 	if (fc->tx_seg) {
 		/* Held buffers go first: they are older than ring bytes. */
-		FZ_CHECK(fc->txp == t->mem +
-					(size_t)fz_head(fc) * t->segs.size +
-					fc->hoff);
+		FZ_CHECK(fc->txp == fz_seg_ptr(t, fz_head(fc)) + fc->hoff);
 		FZ_CHECK(fc->txlen == t->len[fz_head(fc)] - fc->hoff);
 	} else {
 		FZ_CHECK(fz_in_ring(fc, fc->txp, fc->txlen));
 		FZ_CHECK(fc->txlen <= fc->ring);
 	}
 	FZ_CHECK(fz_is_stream(fc, fc->txp, fc->txlen));
+}
+
+/* k bytes of the lent spans were sent: the held buffers they finish
+ * come back oldest first, once each; the rest came from the ring. */
+static void fz_tx_commit_iov(struct fz *f, struct fz_conn *fc, size_t k)
+{
+	uint16_t done[FZ_NBUF + 2];
+	size_t off = 0, left = k, m;
+	unsigned i, nd, want = 0;
+	bool partial = false;
+
+	for (i = 0; i < fc->niov; i++) {
+		FZ_CHECK(fz_is_stream_at(fc, off, fc->iov[i].iov_base,
+					 fc->iov[i].iov_len));
+		off += fc->iov[i].iov_len;
+	}
+	/* Which held buffers k bytes finish, by the model. */
+	for (i = 0; i < fc->niov && i < fc->hn && left; i++) {
+		m = fc->iov[i].iov_len;
+		if (left < m) {
+			partial = true;
+			break;
+		}
+		left -= m;
+		want++;
+	}
+	nd = conn_tx_commit_iov(fc->c, k, done);
+	fc->tx_lent = false;
+	FZ_CHECK(nd == want);
+	fc->tx += k;
+	for (i = 0; i < nd; i++)
+		fz_recycle(f, fc, done[i]);
+	if (partial) {
+		fc->hoff += (uint32_t)left;
+		left = 0;
+	}
+	fc->ring -= left;
 }
 
 /* k bytes of the lent tx window were sent (k == 0: returned). */
@@ -488,6 +603,10 @@ static void fz_tx_commit(struct fz *f, struct fz_conn *fc, size_t k)
 
 	if (!fc->tx_lent)
 		return;
+	if (fc->iov_max) {
+		fz_tx_commit_iov(f, fc, k);
+		return;
+	}
 	/* Still intact: nothing wrote into it while it was lent. */
 	FZ_CHECK(fz_is_stream(fc, fc->txp, fc->txlen));
 	id = conn_tx_commit(fc->c, k);
@@ -714,7 +833,8 @@ static void fz_setup(struct fz *f)
 {
 	struct fz_table *t = &f->tab;
 	uint32_t ring_size = 1 + fz_byte(f) % FZ_RING_MAX;
-	uint32_t keep = fz_byte(f) % 4;
+	uint8_t kb = fz_byte(f);
+	uint32_t keep = kb % 4;
 	uint32_t size = 1 + fz_byte(f) % FZ_BSIZE;
 	uint32_t count = 1 + fz_byte(f) % FZ_NBUF;
 	uint32_t seg_bound = 1 + fz_byte(f) % FZ_RING_MAX;
@@ -733,6 +853,13 @@ static void fz_setup(struct fz *f)
 	t->segs.count = count;
 	t->segs.len = t->len;
 	t->segs.next = t->next;
+	/* Bit 2 of the cache byte: ids are slices the driver placed, in
+	 * reverse order (the core must not assume id * size). */
+	if (kb & 4) {
+		for (i = 0; i < count; i++)
+			t->off[i] = (count - 1 - i) * size;
+		t->segs.off = t->off;
+	}
 	FZ_CHECK(conn_env_segs(&f->env[1], &t->segs) == 0);
 	/* max_held comes from the byte bound, at least one buffer. */
 	FZ_CHECK(t->segs.max_held == (seg_bound / size ? seg_bound / size : 1));

@@ -153,8 +153,14 @@ void loop_drive(struct loop *l, struct uring_conn *u)
 	 * bounds it). A recv into the own ring is bounded by its window. */
 	if (!(w & CONN_WANT_READ) && uconn_recv_multishot(u))
 		loop_stop_recv(l, u);
-	if ((w & CONN_WANT_WRITE) && !(u->reqs & REQ_SEND))
-		req_send(l, u);
+	/* A send waits for the batch's end (req_send_later), unless this
+	 * is that end (req_flush_sends drives each connection it names). */
+	if ((w & CONN_WANT_WRITE) && !(u->reqs & REQ_SEND)) {
+		if (l->tx_flushing)
+			req_send(l, u);
+		else if (!(u->state & ST_SEND_WANTED))
+			req_send_later(l, u);
+	}
 	if ((w & CONN_WANT_READ) && !(u->reqs & REQ_RECV))
 		l->mode->arm_recv(l, u);
 	if ((w & CONN_WANT_SHUT) && !(u->reqs & (REQ_SEND | REQ_SHUT)))
@@ -367,6 +373,7 @@ static void loop_dispatch(struct loop *l)
 		loop_on_cqe(l, &c);
 	}
 	l->ncqe = 0;
+	req_flush_sends(l);
 }
 
 static bool loop_wait_ok(int ret)
@@ -380,6 +387,9 @@ int loop_serve(struct loop *l)
 	int ret;
 
 	while (!l->stopping) {
+		/* Sends asked for outside a batch (none today): out first. */
+		if (l->ntx_wanted)
+			req_flush_sends(l);
 		/* Hand the buffers sent since the last wait back to the
 		 * kernel in one step (one store of the ring's tail). */
 		bufring_publish(&l->br);
@@ -422,7 +432,7 @@ static void loop_stop_hard(struct loop *l)
 		if (u->reqs & REQ_RECV_OWN)
 			conn_rx_commit(uconn_core(u), 0);
 		if (u->reqs & REQ_SEND)
-			conn_tx_commit(uconn_core(u), 0);
+			req_tx_return(l, u, 0);
 		u->reqs = 0;
 		u->state = 0;
 		loop_close_end(l, u);

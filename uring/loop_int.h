@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "bufring.h"
 #include "conn.h"
@@ -49,6 +50,22 @@ enum {
 	ST_RECV_STOP = 1u << 1,
 	ST_NOBUF = 1u << 2, /* multishot: the pool ran dry; use the own ring */
 	ST_ZC_OFF = 1u << 3, /* the next send copies: zero-copy was refused */
+	ST_SEND_WANTED = 1u << 4, /* a send goes out at the batch's end */
+};
+
+/* Spans one send may carry: the held buffers, then the own ring's one or
+ * two runs. All a connection holds goes out in one request (SENDMSG when
+ * it is more than one span); 8 covers a 16 KiB message in 4 KiB buffers
+ * with room to spare. */
+#define LOOP_TX_SPANS 8
+
+/* The send in flight, when it carries more than one span (SENDMSG): the
+ * kernel reads the header and the spans until the completion. Kept in
+ * an array of its own beside the pool, touched only by the slots that
+ * send several spans, so that an idle server's slots stay small. */
+struct uring_tx {
+	struct msghdr msg;
+	struct iovec iov[LOOP_TX_SPANS];
 };
 
 /* A connection: the pool's slot (the core's state) and its requests. */
@@ -87,6 +104,11 @@ struct loop {
 	bool sig_armed;
 	bool stopping;
 	uint64_t inflight; /* requests whose last completion is to come */
+	struct uring_tx *tx; /* per slot: the spans of its send in flight */
+	uint64_t *tx_wanted; /* handles: sends to issue at the batch's end */
+	uint32_t ntx_wanted;
+	uint32_t tx_wanted_cap; /* twice the slots: stale entries too */
+	bool tx_flushing; /* in req_flush_sends: drive sends at once */
 	struct loop_cqe *cqes; /* reaped, not yet handled */
 	uint32_t ncqe;
 	uint32_t cqe_cap;
@@ -201,8 +223,23 @@ void req_recv_own(struct loop *l, struct uring_conn *u);
  * or error, then drive. */
 void req_on_recv_own(struct loop *l, struct uring_conn *u, int res);
 
-/* req_send - send the core's tx window (one send in flight at most). */
+/* req_send - send all the core holds for u, in order, in one request
+ * (one send in flight at most). */
 void req_send(struct loop *l, struct uring_conn *u);
+
+/* req_send_later - the core wants to send: issue it once this batch of
+ * completions is handled (req_flush_sends), so that every buffer the
+ * batch delivered goes out in the one request. */
+void req_send_later(struct loop *l, struct uring_conn *u);
+
+/* req_flush_sends - issue the sends the batch asked for; entries of
+ * connections closed since (their handle is stale) are skipped. */
+void req_flush_sends(struct loop *l);
+
+/* req_tx_return - n bytes of the lent spans were sent (0: none, the
+ * send failed or never went): commit them and give the provided buffers
+ * now fully echoed back to the kernel. */
+void req_tx_return(struct loop *l, struct uring_conn *u, size_t n);
 
 /* req_on_send - a send's completion (a zero-copy send has two). */
 void req_on_send(struct loop *l, struct uring_conn *u, int res, unsigned flags);

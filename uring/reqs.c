@@ -48,22 +48,44 @@ static bool req_send_is_quiet(struct uring_conn *u, size_t len)
 	       len == conn_buffered(c) && (conn_wants(c) & CONN_WANT_READ);
 }
 
+void req_tx_return(struct loop *l, struct uring_conn *u, size_t n)
+{
+	uint16_t done[LOOP_TX_SPANS];
+	unsigned i, k;
+
+	k = conn_tx_commit_iov(uconn_core(u), n, done);
+	for (i = 0; i < k; i++)
+		bufring_put(&l->br, done[i]);
+}
+
 void req_send(struct loop *l, struct uring_conn *u)
 {
 	uint64_t ud = ud_pack(UD_SEND, uconn_handle(l, u));
+	struct uring_tx *t = &l->tx[pool_index(&l->sv.pool, &u->slot)];
 	struct conn *c = uconn_core(u);
+	bool zc = !(u->state & ST_ZC_OFF);
 	struct io_uring_sqe *sqe;
-	const uint8_t *p;
+	unsigned n;
 	size_t len;
 
-	len = conn_tx_window(c, &p);
+	n = conn_tx_iov(c, t->iov, LOOP_TX_SPANS, &len);
 	sqe = loop_sqe(l);
 	if (!sqe) {
-		conn_tx_commit(c, 0);
+		req_tx_return(l, u, 0);
 		conn_fail(c, l->r.err);
 		return;
 	}
-	if (prep_send(&l->prep, sqe, u->fd, p, len, !(u->state & ST_ZC_OFF))) {
+	if (n == 1) {
+		zc = prep_send(&l->prep, sqe, u->fd, t->iov[0].iov_base, len,
+			       zc);
+	} else {
+		t->msg.msg_iov = t->iov;
+		t->msg.msg_iovlen = n;
+		zc = prep_sendmsg(&l->prep, sqe, u->fd, &t->msg, len, zc);
+		l->sv.st.sendmsgs++;
+		l->sv.st.send_spans += n;
+	}
+	if (zc) {
 		u->reqs |= REQ_SEND_ZC;
 		l->sv.st.zc_sends++;
 	}
@@ -74,6 +96,35 @@ void req_send(struct loop *l, struct uring_conn *u)
 	l->sv.st.send_calls++;
 	if (req_send_is_quiet(u, len))
 		l->r.quiet++;
+}
+
+void req_send_later(struct loop *l, struct uring_conn *u)
+{
+	/* Full only after many closes and reuses in one batch: send now. */
+	if (l->ntx_wanted == l->tx_wanted_cap) {
+		req_send(l, u);
+		return;
+	}
+	u->state |= ST_SEND_WANTED;
+	l->tx_wanted[l->ntx_wanted++] = uconn_handle(l, u);
+}
+
+void req_flush_sends(struct loop *l)
+{
+	struct uring_conn *u;
+	uint32_t i;
+
+	l->tx_flushing = true;
+	for (i = 0; i < l->ntx_wanted; i++) {
+		u = (struct uring_conn *)pool_lookup(&l->sv.pool,
+						     l->tx_wanted[i]);
+		if (!u || !(u->state & ST_SEND_WANTED))
+			continue;
+		u->state &= ~ST_SEND_WANTED;
+		loop_drive(l, u);
+	}
+	l->ntx_wanted = 0;
+	l->tx_flushing = false;
 }
 
 /* Shut the write side, as the core asks once everything is echoed. A
@@ -104,19 +155,14 @@ void req_shutdown(struct loop *l, struct uring_conn *u)
 /* The send in flight is over: commit what it sent. */
 static void req_send_done(struct loop *l, struct uring_conn *u, int res)
 {
-	struct conn *c = uconn_core(u);
-	int id;
-
 	u->reqs &= ~REQ_SEND;
 	if (res >= 0) {
 		/* A short send is normal: the next one starts at the rest. A
 		 * provided buffer fully echoed goes back to the kernel. */
-		id = conn_tx_commit(c, (size_t)res);
-		if (id >= 0)
-			bufring_put(&l->br, (uint16_t)id);
+		req_tx_return(l, u, (size_t)res);
 		serve_tx(&l->sv, (size_t)res, u->tx_len);
 	} else {
-		conn_tx_commit(c, 0);
+		req_tx_return(l, u, 0);
 		loop_io_error(l, u, res);
 	}
 	loop_drive(l, u);
@@ -153,7 +199,7 @@ void req_on_send(struct loop *l, struct uring_conn *u, int res, unsigned flags)
 		 * zero-copy send in flight is charged to RLIMIT_MEMLOCK.
 		 * Send the same bytes again, copying. */
 		l->sv.st.zc_refused++;
-		conn_tx_commit(uconn_core(u), 0);
+		req_tx_return(l, u, 0);
 		u->reqs &= ~REQ_SEND;
 		u->state |= ST_ZC_OFF;
 		loop_drive(l, u);

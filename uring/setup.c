@@ -37,8 +37,8 @@ static const struct uring_mode *const setup_modes[] = {
 
 /* The IORING_OP_* every mode needs, probed at start-up. */
 static const uint8_t setup_ops[] = {
-	IORING_OP_ACCEPT,	IORING_OP_RECV,	    IORING_OP_SEND,
-	IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
+	IORING_OP_ACCEPT,  IORING_OP_RECV,	   IORING_OP_SEND,
+	IORING_OP_SENDMSG, IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD,
 };
 
 const struct uring_mode *uring_mode_find(const char *name)
@@ -80,7 +80,9 @@ const char *uring_mode_names(void)
 static int setup_zc(struct loop *l, const struct uring_config *cfg,
 		    const char *kernel, char *why, size_t whylen)
 {
-	static const uint8_t zc_ops[] = { IORING_OP_CONNECT };
+	/* A send of several spans is SENDMSG_ZC (Linux 6.1). */
+	static const uint8_t zc_ops[] = { IORING_OP_CONNECT,
+					  IORING_OP_SENDMSG_ZC };
 	int ret;
 
 	if (!cfg->zc_min)
@@ -246,6 +248,18 @@ static int setup_start(struct loop *l, const char *prog)
 			prog, l->cqe_cap, strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	/* Untouched pages cost nothing: a slot's spans are written only
+	 * when it sends several at once. */
+	l->tx = alloc_calloc(l->sv.pool.cap, sizeof(*l->tx));
+	l->tx_wanted_cap = 2 * l->sv.pool.cap;
+	l->tx_wanted = alloc_calloc(l->tx_wanted_cap, sizeof(*l->tx_wanted));
+	if (!l->tx || !l->tx_wanted) {
+		fprintf(stderr,
+			"%s: cannot allocate the send spans of %u "
+			"connections: %s\n",
+			prog, l->sv.pool.cap, strerror(ENOMEM));
+		return -ENOMEM;
+	}
 	/* On an O_NONBLOCK listener some kernels complete an accept with
 	 * -EAGAIN instead of waiting for a connection (liburing issue #364);
 	 * io_uring never blocks the thread on a blocking socket anyway. */
@@ -376,6 +390,8 @@ static int uring_member(void *arg, struct team_member *tm)
 	rc = setup_serve(l, cfg, note);
 err_ring:
 	alloc_free(l->cqes);
+	alloc_free(l->tx);
+	alloc_free(l->tx_wanted);
 	/* A ring torn down at stop (loop_stop) took the registration with
 	 * it; the buffers and tables are still ours to free. */
 	bufring_free(&l->br, l->ring_live ? &l->r.ring : NULL);

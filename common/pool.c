@@ -7,29 +7,33 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdalign.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "pool.h"
 
-int pool_init(struct pool *p, uint32_t cap)
+int pool_init(struct pool *p, uint32_t cap, size_t elem)
 {
+	struct pool_slot *s;
 	uint32_t i;
 
-	p->slots = NULL;
-	p->cap = 0;
-	p->used = 0;
+	memset(p, 0, sizeof(*p));
 	p->free_head = POOL_NONE;
 	p->next_gen = 1;
-	if (cap == 0 || cap >= POOL_NONE)
+	if (cap == 0 || cap >= POOL_NONE || elem < sizeof(struct pool_slot) ||
+	    elem % alignof(struct pool_slot))
 		return -EINVAL;
-	p->slots = alloc_calloc(cap, sizeof(*p->slots));
-	if (!p->slots)
+	p->mem = alloc_calloc(cap, elem);
+	if (!p->mem)
 		return -ENOMEM;
 	p->cap = cap;
+	p->elem = elem;
 	/* Build the free list so that slot 0 is handed out first. */
 	for (i = cap; i-- > 0;) {
-		p->slots[i].fd = -1;
-		p->slots[i].link = p->free_head;
+		s = pool_at(p, i);
+		s->index = i;
+		s->link = p->free_head;
 		p->free_head = i;
 	}
 	return 0;
@@ -37,8 +41,8 @@ int pool_init(struct pool *p, uint32_t cap)
 
 void pool_fini(struct pool *p)
 {
-	alloc_free(p->slots);
-	p->slots = NULL;
+	alloc_free(p->mem);
+	p->mem = NULL;
 	p->cap = 0;
 }
 
@@ -48,7 +52,7 @@ struct pool_slot *pool_alloc(struct pool *p, struct conn_env *env)
 
 	if (p->free_head == POOL_NONE)
 		return NULL;
-	s = &p->slots[p->free_head];
+	s = pool_at(p, p->free_head);
 	p->free_head = s->link;
 	p->used++;
 	/* Generations come from one pool-wide counter that skips 0, so a
@@ -57,8 +61,7 @@ struct pool_slot *pool_alloc(struct pool *p, struct conn_env *env)
 	if (p->next_gen == 0)
 		p->next_gen = 1;
 	s->link = POOL_NONE;
-	s->fd = -1;
-	s->io = 0;
+	memset(s + 1, 0, p->elem - sizeof(*s));
 	conn_init(&s->conn, env);
 	return s;
 }
@@ -68,24 +71,19 @@ void pool_free(struct pool *p, struct pool_slot *s)
 	assert(s->gen != 0);
 	conn_reset(&s->conn);
 	s->gen = 0;
-	s->fd = -1;
-	s->io = 0;
 	s->link = p->free_head;
-	p->free_head = pool_index(p, s);
+	p->free_head = s->index;
 	p->used--;
-}
-
-uint64_t pool_handle(const struct pool *p, const struct pool_slot *s)
-{
-	return (uint64_t)s->gen << 32 | pool_index(p, s);
 }
 
 struct pool_slot *pool_lookup(struct pool *p, uint64_t handle)
 {
 	uint32_t idx = (uint32_t)handle;
 	uint32_t gen = (uint32_t)(handle >> 32);
+	struct pool_slot *s;
 
-	if (idx >= p->cap || gen == 0 || p->slots[idx].gen != gen)
+	if (idx >= p->cap || gen == 0)
 		return NULL;
-	return &p->slots[idx];
+	s = pool_at(p, idx);
+	return s->gen == gen ? s : NULL;
 }

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * serve.c - accounting, accept policy and timers shared by both drivers.
+ * serve.c - the driver skeleton shared by both drivers: member set-up and
+ * teardown, accounting, the pause at the limit, accept policy, timers,
+ * signals and the stats line.
  *
- * Pure bookkeeping apart from the stats and warning lines it prints; the
- * drivers call it at the same points (open, close, accept failure, once
- * per loop iteration for the timers).
+ * Bookkeeping apart from the lines it prints, the control pipe it reads
+ * and the listener it closes; the drivers call it at the same points
+ * (open, close, accept failure, once per loop iteration for the timers).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "serve.h"
+#include "sig.h"
 #include "team.h"
 
 void serve_init(struct serve *sv, const char *prog, bool stats_1s)
@@ -21,6 +26,101 @@ void serve_init(struct serve *sv, const char *prog, bool stats_1s)
 	sv->lstate = SERVE_LISTEN_ON;
 	if (stats_1s)
 		sv->next_stats = clock_ms() + SERVE_STATS_MS;
+}
+
+void *serve_member_new(struct team_member *tm, size_t size)
+{
+	void *l = alloc_calloc(1, size);
+
+	if (!l) {
+		fprintf(stderr, "%s: out of memory\n", tm->prog);
+		close(tm->lfd);
+		team_ready(tm, -ENOMEM);
+	}
+	return l;
+}
+
+int serve_member_init(struct serve *sv, struct team_member *tm,
+		      const struct opts *o, size_t conn_size)
+{
+	int ret;
+
+	serve_init(sv, tm->prog, o->stats && o->threads == 1);
+	sv->tm = tm;
+	sv->lfd = tm->lfd;
+	sv->sfd = tm->ctl;
+	sv->max_conns = tm->max_conns;
+	ret = pool_init(&sv->pool, sv->max_conns, conn_size);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
+			sv->prog, sv->max_conns, strerror(-ret));
+		goto err_listener;
+	}
+	ret = conn_env_init(&sv->env, o->buf_size, SERVE_BUF_KEEP);
+	if (ret) {
+		fprintf(stderr, "%s: cannot allocate buffers: %s\n", sv->prog,
+			strerror(-ret));
+		goto err_pool;
+	}
+	return 0;
+
+err_pool:
+	pool_fini(&sv->pool);
+err_listener:
+	close(sv->lfd);
+	sv->lfd = -1;
+	return ret;
+}
+
+void serve_member_fini(struct serve *sv)
+{
+	conn_env_fini(&sv->env);
+	pool_fini(&sv->pool);
+	if (sv->lfd >= 0)
+		close(sv->lfd);
+	sv->lfd = -1;
+}
+
+void serve_member_end(struct serve *sv)
+{
+	team_closing(sv->tm);
+	serve_print_stats(sv);
+}
+
+bool serve_full(struct serve *sv)
+{
+	if (sv->pool.used < sv->max_conns)
+		return false;
+	serve_pause_full(sv);
+	return true;
+}
+
+struct pool_slot *serve_open(struct serve *sv)
+{
+	struct pool_slot *s = pool_alloc(&sv->pool, &sv->env);
+
+	if (!s)
+		sv->st.accept_errors++;
+	return s;
+}
+
+bool serve_close(struct serve *sv, struct pool_slot *s)
+{
+	serve_closed(sv, conn_error(&s->conn));
+	pool_free(&sv->pool, s);
+	if (sv->lstate != SERVE_LISTEN_FULL)
+		return false;
+	sv->lstate = SERVE_LISTEN_ON;
+	return true;
+}
+
+bool serve_signals(struct serve *sv)
+{
+	unsigned sigs = sig_drain(sv->sfd);
+
+	if (sigs & SIG_STATS)
+		serve_print_stats(sv);
+	return sigs & SIG_STOP;
 }
 
 void serve_opened(struct serve *sv)
@@ -82,9 +182,15 @@ int serve_timeout(const struct serve *sv, int64_t now)
 	return (int)t;
 }
 
-bool serve_timers(struct serve *sv, int64_t now)
+bool serve_timers(struct serve *sv)
 {
 	bool resume = false;
+	int64_t now;
+
+	/* Most iterations: no timer set, and no clock read. */
+	if (sv->lstate != SERVE_LISTEN_BACKOFF && !sv->next_stats)
+		return false;
+	now = clock_ms();
 
 	if (sv->lstate == SERVE_LISTEN_BACKOFF && now >= sv->retry_at) {
 		sv->lstate = SERVE_LISTEN_ON;
@@ -104,18 +210,12 @@ void serve_listen_failed(const char *prog, const struct opts *o, int err)
 		err == -EADDRINUSE ? "address already in use" : strerror(-err));
 }
 
-void serve_print_stats(const struct serve *sv)
+void serve_print_stats(struct serve *sv)
 {
-	struct stats_when w = { .scope = STATS_BOTH };
-	char line[2048];
-
-	if (sv->tm) {
-		team_publish(sv->tm, &sv->st);
-		return;
-	}
-	stats_format(&sv->st, &w, line, sizeof(line));
-	fputs(line, stderr);
-	fflush(stderr);
+	sv->st.bufs_live = sv->env.cache.live;
+	if (sv->refresh)
+		sv->refresh(sv);
+	team_publish(sv->tm, &sv->st);
 }
 
 void serve_warn_nofile(const struct serve *sv, unsigned long nofile,

@@ -77,6 +77,9 @@
 	X(sq_wakeups, STATS_URING, "enters that woke the SQPOLL thread")      \
 	X(bundles, STATS_URING,                                               \
 	  "recv completions that filled several buffers")                     \
+	X(sendmsgs, STATS_URING,                                              \
+	  "sends of several spans in one request (SENDMSG)")                  \
+	X(send_spans, STATS_URING, "spans those sends carried")               \
 	X(eintr, STATS_BOTH, "waits interrupted by a signal (EINTR)")
 
 struct stats {

@@ -20,7 +20,6 @@
 #include "net.h"
 #include "pool.h"
 #include "serve.h"
-#include "sig.h"
 #include "stats.h"
 #include "team.h"
 
@@ -31,54 +30,56 @@
 #define LOOP_EVENTS 256 /* events taken per wait */
 #define LOOP_ROUNDS 16 /* recv+send rounds per connection per wakeup */
 #define LOOP_ACCEPTS 64 /* accepts per wakeup */
-#define LOOP_BUF_KEEP 64 /* free connection buffers kept for reuse */
 
-/* Per-socket I/O facts kept in pool_slot.io. */
+/* Per-socket facts kept in ready_conn.io: what the socket is believed
+ * to be (CAN_*), what is registered with the poller (WATCH_*), and the
+ * loop's own marks. */
 enum {
-	IO_RD = 1u << 0, /* believed readable: the last recv was not short */
-	IO_WR = 1u << 1, /* believed writable: the last send was not short */
-	IO_IN = 1u << 2, /* POLLER_IN registered (level-triggered only) */
-	IO_OUT = 1u << 3, /* POLLER_OUT registered (level-triggered only) */
-	IO_PEND = 1u << 4, /* on the pending list (edge-triggered only) */
-	IO_HUP = 1u << 5, /* the peer shut its side: read on until EOF */
+	CAN_READ = 1u << 0, /* believed readable: the last recv was not short */
+	CAN_WRITE =
+	    1u << 1, /* believed writable: the last send was not short */
+	WATCH_IN = 1u << 2, /* POLLER_IN registered (level-triggered only) */
+	WATCH_OUT = 1u << 3, /* POLLER_OUT registered (level-triggered only) */
+	PENDING = 1u << 4, /* on the pending list (edge-triggered only) */
+	PEER_HUP = 1u << 5, /* the peer shut its side: read on until EOF */
+};
+
+/* A connection: the pool's slot (the core's state) and the socket's facts. */
+struct ready_conn {
+	struct pool_slot slot;
+	int fd;
+	uint32_t io; /* IO_* */
 };
 
 struct loop {
-	struct serve sv; /* counters, accept state, timers */
+	struct serve sv; /* pool, buffers, counters, accept state, timers */
 	struct poller *p;
 	bool edge;
 	int fd_limit;
-	struct pool pool;
-	struct conn_env env;
-	unsigned max_conns;
-	int lfd;
-	int sfd; /* signal or control pipe: sig_drain bytes */
-	struct team_member *tm;
 	bool accept_more; /* try accepting before the next blocking wait */
 	uint32_t pend_head; /* edge-triggered: connections with work left */
 	uint32_t pend_tail;
 	struct poller_event ev[LOOP_EVENTS];
 };
 
-static void loop_print_stats(struct loop *l)
+static struct ready_conn *loop_conn_at(const struct loop *l, uint32_t i)
 {
-	l->sv.st.bufs_live = l->env.cache.live;
-	team_publish(l->tm, &l->sv.st);
+	return (struct ready_conn *)pool_at(&l->sv.pool, i);
 }
 
 /* Edge-triggered only: remember a connection that still has work. */
-static void loop_pend(struct loop *l, struct pool_slot *s)
+static void loop_pend(struct loop *l, struct ready_conn *s)
 {
-	uint32_t idx = pool_index(&l->pool, s);
+	uint32_t idx = s->slot.index;
 
-	if (s->io & IO_PEND)
+	if (s->io & PENDING)
 		return;
-	s->io |= IO_PEND;
-	s->link = POOL_NONE;
+	s->io |= PENDING;
+	s->slot.link = POOL_NONE;
 	if (l->pend_head == POOL_NONE)
 		l->pend_head = idx;
 	else
-		l->pool.slots[l->pend_tail].link = idx;
+		loop_conn_at(l, l->pend_tail)->slot.link = idx;
 	l->pend_tail = idx;
 }
 
@@ -88,30 +89,27 @@ static void loop_listen_set(struct loop *l, bool on)
 	 * not calling accept, and resuming tries accept at once since the
 	 * edge may already have passed. */
 	if (!l->edge) {
-		l->p->ops->mod(l->p, l->lfd, LOOP_TAG_LISTENER,
+		l->p->ops->mod(l->p, l->sv.lfd, LOOP_TAG_LISTENER,
 			       on ? POLLER_IN : 0);
 		l->sv.st.ctls++;
 	}
 }
 
-static void loop_close(struct loop *l, struct pool_slot *s)
+static void loop_close(struct loop *l, struct ready_conn *s)
 {
-	serve_closed(&l->sv, conn_error(&s->conn));
 	l->p->ops->del(l->p, s->fd);
 	close(s->fd);
-	pool_free(&l->pool, s);
 	/* A slot is free again: resume accepting if the limit paused it. */
-	if (l->sv.lstate == SERVE_LISTEN_FULL) {
-		l->sv.lstate = SERVE_LISTEN_ON;
+	if (serve_close(&l->sv, &s->slot)) {
 		loop_listen_set(l, true);
 		l->accept_more = true;
 	}
 }
 
 /* One recv into the core's window. Returns true if bytes moved. */
-static bool loop_recv(struct loop *l, struct pool_slot *s)
+static bool loop_recv(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	uint8_t *p;
 	size_t len;
 	ssize_t n;
@@ -124,27 +122,24 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		conn_rx_commit(c, (size_t)n);
-		l->sv.st.bytes_in += (uint64_t)n;
+		serve_rx(&l->sv, c, (size_t)n);
 		/* A short read means the socket is drained (epoll(7)): skip
 		 * the recv that would only say EAGAIN. Not so if the peer
 		 * hung up: its EOF still waits behind the data, and an edge-
 		 * triggered poller will not report it a second time. */
-		if ((size_t)n < len && !(s->io & IO_HUP))
-			s->io &= ~IO_RD;
-		serve_held(&l->sv, conn_buffered(c));
-		if (conn_buffered(c) == l->env.cache.size)
-			l->sv.st.full++;
+		if ((size_t)n < len && !(s->io & PEER_HUP))
+			s->io &= ~CAN_READ;
 		return true;
 	}
 	if (n == 0) {
 		conn_rx_eof(c);
-		s->io &= ~IO_RD;
+		s->io &= ~CAN_READ;
 		return true;
 	}
 	conn_rx_commit(c, 0);
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		l->sv.st.eagain++;
-		s->io &= ~IO_RD;
+		s->io &= ~CAN_READ;
 		return false;
 	}
 	conn_fail(c, -errno);
@@ -152,9 +147,9 @@ static bool loop_recv(struct loop *l, struct pool_slot *s)
 }
 
 /* One send from the core's window. Returns true if bytes moved. */
-static bool loop_send(struct loop *l, struct pool_slot *s)
+static bool loop_send(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	const uint8_t *p;
 	size_t len;
 	ssize_t n;
@@ -166,18 +161,16 @@ static bool loop_send(struct loop *l, struct pool_slot *s)
 	} while (n < 0 && errno == EINTR);
 	if (n >= 0) {
 		conn_tx_commit(c, (size_t)n);
-		l->sv.st.bytes_out += (uint64_t)n;
-		if ((size_t)n < len) {
-			/* The socket buffer is full: wait for writability. */
-			l->sv.st.short_sends++;
-			s->io &= ~IO_WR;
-		}
+		serve_tx(&l->sv, (size_t)n, len);
+		/* Short: the socket buffer is full; wait for writability. */
+		if ((size_t)n < len)
+			s->io &= ~CAN_WRITE;
 		return n > 0;
 	}
 	conn_tx_commit(c, 0);
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		l->sv.st.eagain++;
-		s->io &= ~IO_WR;
+		s->io &= ~CAN_WRITE;
 		return false;
 	}
 	conn_fail(c, -errno);
@@ -185,26 +178,27 @@ static bool loop_send(struct loop *l, struct pool_slot *s)
 }
 
 /* Level-triggered: register what the core wants, only when it changed. */
-static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
+static int loop_interest(struct loop *l, struct ready_conn *s, unsigned w)
 {
 	unsigned want = 0, ev = 0;
 	int ret;
 
 	if (w & CONN_WANT_READ) {
-		want |= IO_IN;
+		want |= WATCH_IN;
 		ev |= POLLER_IN;
 	}
 	if (w & CONN_WANT_WRITE) {
-		want |= IO_OUT;
+		want |= WATCH_OUT;
 		ev |= POLLER_OUT;
 	}
-	if ((s->io & (IO_IN | IO_OUT)) == want)
+	if ((s->io & (WATCH_IN | WATCH_OUT)) == want)
 		return 0;
-	ret = l->p->ops->mod(l->p, s->fd, pool_handle(&l->pool, s), ev);
+	ret =
+	    l->p->ops->mod(l->p, s->fd, pool_handle(&l->sv.pool, &s->slot), ev);
 	l->sv.st.ctls++;
 	if (ret)
 		return ret;
-	s->io = (s->io & ~(IO_IN | IO_OUT)) | want;
+	s->io = (s->io & ~(WATCH_IN | WATCH_OUT)) | want;
 	return 0;
 }
 
@@ -213,19 +207,19 @@ static int loop_interest(struct loop *l, struct pool_slot *s, unsigned w)
  * budget is spent, then close it, re-register interest, or (edge-triggered)
  * queue it to continue after the others had their turn.
  */
-static void loop_service(struct loop *l, struct pool_slot *s)
+static void loop_service(struct loop *l, struct ready_conn *s)
 {
-	struct conn *c = &s->conn;
+	struct conn *c = &s->slot.conn;
 	unsigned w = conn_wants(c);
 	int round, ret;
 	bool moved;
 
 	for (round = 0; round < LOOP_ROUNDS && w; round++) {
 		moved = false;
-		if ((w & CONN_WANT_READ) && (s->io & IO_RD))
+		if ((w & CONN_WANT_READ) && (s->io & CAN_READ))
 			moved |= loop_recv(l, s);
 		w = conn_wants(c);
-		if ((w & CONN_WANT_WRITE) && (s->io & IO_WR))
+		if ((w & CONN_WANT_WRITE) && (s->io & CAN_WRITE))
 			moved |= loop_send(l, s);
 		w = conn_wants(c);
 		if (w & CONN_WANT_SHUT) {
@@ -238,8 +232,8 @@ static void loop_service(struct loop *l, struct pool_slot *s)
 		}
 		/* Another round only if it can move bytes: a short recv or
 		 * send already said the socket has nothing more for now. */
-		if (!moved || !(((w & CONN_WANT_READ) && (s->io & IO_RD)) ||
-				((w & CONN_WANT_WRITE) && (s->io & IO_WR))))
+		if (!moved || !(((w & CONN_WANT_READ) && (s->io & CAN_READ)) ||
+				((w & CONN_WANT_WRITE) && (s->io & CAN_WRITE))))
 			break;
 	}
 	if (!w) {
@@ -247,14 +241,14 @@ static void loop_service(struct loop *l, struct pool_slot *s)
 		return;
 	}
 	if (l->edge) {
-		if (((w & CONN_WANT_READ) && (s->io & IO_RD)) ||
-		    ((w & CONN_WANT_WRITE) && (s->io & IO_WR)))
+		if (((w & CONN_WANT_READ) && (s->io & CAN_READ)) ||
+		    ((w & CONN_WANT_WRITE) && (s->io & CAN_WRITE)))
 			loop_pend(l, s);
 		return;
 	}
 	/* Level-triggered: the poller reports readability again, so forget
 	 * it; writability is assumed until a send comes up short. */
-	s->io &= ~IO_RD;
+	s->io &= ~CAN_READ;
 	ret = loop_interest(l, s, w);
 	if (ret) {
 		conn_fail(c, ret);
@@ -271,7 +265,7 @@ static void loop_pause(struct loop *l)
 
 static void loop_add_conn(struct loop *l, int fd)
 {
-	struct pool_slot *s;
+	struct ready_conn *s;
 	int ret;
 
 	if (l->fd_limit && fd >= l->fd_limit) {
@@ -280,24 +274,24 @@ static void loop_add_conn(struct loop *l, int fd)
 		l->sv.st.refused_fd++;
 		return;
 	}
-	s = pool_alloc(&l->pool, &l->env);
+	s = (struct ready_conn *)serve_open(&l->sv);
 	if (!s) {
 		close(fd);
-		l->sv.st.accept_errors++;
 		return;
 	}
 	s->fd = fd;
-	s->io = IO_WR;
-	ret = l->p->ops->add(l->p, fd, pool_handle(&l->pool, s), POLLER_IN);
+	s->io = CAN_WRITE;
+	ret = l->p->ops->add(l->p, fd, pool_handle(&l->sv.pool, &s->slot),
+			     POLLER_IN);
 	l->sv.st.ctls++;
 	if (ret) {
 		close(fd);
-		pool_free(&l->pool, s);
+		pool_free(&l->sv.pool, &s->slot);
 		l->sv.st.accept_errors++;
 		return;
 	}
 	if (!l->edge)
-		s->io |= IO_IN;
+		s->io |= WATCH_IN;
 	serve_opened(&l->sv);
 }
 
@@ -307,14 +301,12 @@ static void loop_accept(struct loop *l)
 
 	l->accept_more = false;
 	for (i = 0; i < LOOP_ACCEPTS; i++) {
-		if (l->pool.used >= l->max_conns) {
-			/* Leave the rest in the backlog until a slot frees. */
-			l->sv.st.at_limit++;
-			l->sv.lstate = SERVE_LISTEN_FULL;
+		/* Full: leave the rest in the backlog until a slot frees. */
+		if (serve_full(&l->sv)) {
 			loop_pause(l);
 			return;
 		}
-		fd = net_accept(l->lfd);
+		fd = net_accept(l->sv.lfd);
 		l->sv.st.accept_calls++;
 		if (fd >= 0) {
 			loop_add_conn(l, fd);
@@ -335,40 +327,40 @@ static void loop_accept(struct loop *l)
 
 static void loop_event(struct loop *l, const struct poller_event *e)
 {
-	struct pool_slot *s;
+	struct ready_conn *s;
 
 	if (e->tag == LOOP_TAG_LISTENER) {
 		if (l->sv.lstate == SERVE_LISTEN_ON)
 			loop_accept(l);
 		return;
 	}
-	s = pool_lookup(&l->pool, e->tag);
+	s = (struct ready_conn *)pool_lookup(&l->sv.pool, e->tag);
 	if (!s) {
 		l->sv.st.stale++;
 		return;
 	}
 	if (e->events & (POLLER_IN | POLLER_ERR))
-		s->io |= IO_RD;
+		s->io |= CAN_READ;
 	if (e->events & POLLER_HUP)
-		s->io |= IO_HUP;
+		s->io |= PEER_HUP;
 	if (e->events & (POLLER_OUT | POLLER_ERR))
-		s->io |= IO_WR;
+		s->io |= CAN_WRITE;
 	/* A queued connection is served from the queue, so that it is never
 	 * closed while linked into it. */
-	if (!(s->io & IO_PEND))
+	if (!(s->io & PENDING))
 		loop_service(l, s);
 }
 
 static void loop_run_pending(struct loop *l)
 {
 	uint32_t idx = l->pend_head;
-	struct pool_slot *s;
+	struct ready_conn *s;
 
 	l->pend_head = POOL_NONE;
 	while (idx != POOL_NONE) {
-		s = &l->pool.slots[idx];
-		idx = s->link;
-		s->io &= ~IO_PEND;
+		s = loop_conn_at(l, idx);
+		idx = s->slot.link;
+		s->io &= ~PENDING;
 		loop_service(l, s);
 	}
 }
@@ -382,10 +374,7 @@ static int loop_timeout(struct loop *l, int64_t now)
 
 static void loop_timers(struct loop *l)
 {
-	if (l->sv.lstate != SERVE_LISTEN_BACKOFF && !l->sv.next_stats)
-		return;
-	l->sv.st.bufs_live = l->env.cache.live;
-	if (serve_timers(&l->sv, clock_ms())) {
+	if (serve_timers(&l->sv)) {
 		loop_listen_set(l, true);
 		l->accept_more = true;
 	}
@@ -394,7 +383,6 @@ static void loop_timers(struct loop *l)
 /* Serve until a stop signal; returns 0, or -errno if the poller failed. */
 static int loop_serve(struct loop *l)
 {
-	unsigned sigs;
 	int n, i;
 
 	for (;;) {
@@ -408,10 +396,7 @@ static int loop_serve(struct loop *l)
 			return n;
 		for (i = 0; i < n; i++) {
 			if (l->ev[i].tag == LOOP_TAG_SIGNAL) {
-				sigs = sig_drain(l->sfd);
-				if (sigs & SIG_STATS)
-					loop_print_stats(l);
-				if (sigs & SIG_STOP)
+				if (serve_signals(&l->sv))
 					return 0;
 				continue;
 			}
@@ -429,7 +414,7 @@ static int loop_serve(struct loop *l)
  * to listen stays a single line. */
 static void loop_warn(const struct loop *l, const struct ready_config *cfg)
 {
-	const struct team_member *tm = l->tm;
+	const struct team_member *tm = l->sv.tm;
 
 	serve_warn_nofile(&l->sv, tm->nofile, cfg->o.max_conns, tm->max_total);
 	if (l->fd_limit &&
@@ -441,111 +426,110 @@ static void loop_warn(const struct loop *l, const struct ready_config *cfg)
 			l->fd_limit - SERVE_FD_RESERVE);
 }
 
-/* One loop of the team (common/team.h): the whole server with --threads 1. */
-static int ready_member(void *arg, struct team_member *tm)
+/* The poller, watching the listener and the signal or control pipe: 0,
+ * or -errno after one line. */
+static int loop_poller(struct loop *l, const struct ready_config *cfg)
 {
-	const struct ready_config *cfg = arg;
-	const char *prog = tm->prog;
-	struct loop *l;
-	char team[128];
-	uint32_t i;
-	int ret, rc = 1;
+	const char *prog = l->sv.prog;
+	int ret;
 
-	l = alloc_calloc(1, sizeof(*l));
-	if (!l) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		close(tm->lfd);
-		team_ready(tm, -ENOMEM);
-		return 1;
-	}
-	/* With threads, the main thread prints --stats lines for all. */
-	serve_init(&l->sv, prog, cfg->o.stats && cfg->o.threads == 1);
-	l->sv.tm = tm;
-	l->tm = tm;
-	l->edge = cfg->edge;
-	l->lfd = tm->lfd;
-	l->sfd = tm->ctl;
-	l->pend_head = POOL_NONE;
-	l->fd_limit = cfg->ops->fd_limit;
-	l->max_conns = tm->max_conns;
-
-	ret = pool_init(&l->pool, l->max_conns);
-	if (ret) {
-		fprintf(stderr, "%s: cannot allocate %u connections: %s\n",
-			prog, l->max_conns, strerror(-ret));
-		goto err_free;
-	}
-	ret = conn_env_init(&l->env, cfg->o.buf_size, LOOP_BUF_KEEP);
-	if (ret) {
-		fprintf(stderr, "%s: cannot allocate buffers: %s\n", prog,
-			strerror(-ret));
-		goto err_pool;
-	}
-	ret = cfg->ops->create(&l->p, (unsigned)tm->nofile,
+	ret = cfg->ops->create(&l->p, (unsigned)l->sv.tm->nofile,
 			       cfg->edge ? POLLER_EDGE : 0);
 	if (ret) {
 		fprintf(stderr, "%s: cannot create the %s poller: %s\n", prog,
 			cfg->ops->name, strerror(-ret));
-		goto err_env;
+		return ret;
 	}
-	ret = l->p->ops->add(l->p, l->lfd, LOOP_TAG_LISTENER, POLLER_IN);
+	ret = l->p->ops->add(l->p, l->sv.lfd, LOOP_TAG_LISTENER, POLLER_IN);
 	if (!ret)
-		ret = l->p->ops->add(l->p, l->sfd, LOOP_TAG_SIGNAL, POLLER_IN);
+		ret =
+		    l->p->ops->add(l->p, l->sv.sfd, LOOP_TAG_SIGNAL, POLLER_IN);
 	if (ret) {
 		fprintf(stderr, "%s: cannot watch the listener: %s\n", prog,
 			strerror(-ret));
-		goto err_poller;
+		l->p->ops->destroy(l->p);
 	}
+	return ret;
+}
+
+/* The start-up warnings and the one line with the configuration. */
+static void loop_announce(const struct loop *l, const struct ready_config *cfg)
+{
+	const struct team_member *tm = l->sv.tm;
+	char team[128];
+
+	loop_warn(l, cfg);
+	team_describe(tm, team, sizeof(team));
+	fprintf(stderr,
+		"%s: backend=%s trigger=%s max-conns=%u buf-size=%u "
+		"nofile=%lu%s%s\n",
+		l->sv.prog, cfg->ops->name, cfg->edge ? "edge" : "level",
+		tm->max_total, cfg->o.buf_size, tm->nofile,
+		cfg->o.stats ? " stats=1s" : "", team);
+}
+
+/* Stop accepting, then close every connection. */
+static void loop_stop(struct loop *l)
+{
+	struct ready_conn *s;
+	uint32_t i;
+
+	l->sv.lstate = SERVE_LISTEN_OFF;
+	l->p->ops->del(l->p, l->sv.lfd);
+	close(l->sv.lfd);
+	l->sv.lfd = -1;
+	for (i = 0; i < l->sv.pool.cap; i++) {
+		s = loop_conn_at(l, i);
+		if (s->slot.gen)
+			loop_close(l, s);
+	}
+}
+
+/* One loop of the team (common/team.h): the whole server with --threads 1. */
+static int ready_member(void *arg, struct team_member *tm)
+{
+	const struct ready_config *cfg = arg;
+	struct loop *l;
+	int ret, rc = 1;
+
+	l = serve_member_new(tm, sizeof(*l));
+	if (!l)
+		return 1;
+	l->edge = cfg->edge;
+	l->pend_head = POOL_NONE;
+	l->fd_limit = cfg->ops->fd_limit;
+	if (serve_member_init(&l->sv, tm, &cfg->o, sizeof(struct ready_conn)))
+		goto err_member;
+	if (loop_poller(l, cfg))
+		goto err_poller;
 
 	if (team_ready(tm, 0)) {
 		/* Another loop failed to set up: stop before serving. */
 		rc = 0;
 		goto stop;
 	}
-	if (!tm->quiet) {
-		loop_warn(l, cfg);
-		team_describe(tm, team, sizeof(team));
-		fprintf(stderr,
-			"%s: backend=%s trigger=%s max-conns=%u buf-size=%u "
-			"nofile=%lu%s%s\n",
-			prog, cfg->ops->name, cfg->edge ? "edge" : "level",
-			tm->max_total, cfg->o.buf_size, tm->nofile,
-			cfg->o.stats ? " stats=1s" : "", team);
-	}
-
+	if (!tm->quiet)
+		loop_announce(l, cfg);
 	ret = loop_serve(l);
 	if (ret)
-		fprintf(stderr, "%s: %s wait failed: %s\n", prog,
+		fprintf(stderr, "%s: %s wait failed: %s\n", tm->prog,
 			cfg->ops->name, strerror(-ret));
 	else
 		rc = 0;
-
 stop:
-	/* Stop accepting, then close every connection. */
-	l->sv.lstate = SERVE_LISTEN_OFF;
-	l->p->ops->del(l->p, l->lfd);
-	close(l->lfd);
-	l->lfd = -1;
-	for (i = 0; i < l->pool.cap; i++) {
-		if (l->pool.slots[i].gen)
-			loop_close(l, &l->pool.slots[i]);
-	}
-	team_closing(tm);
-	loop_print_stats(l);
+	loop_stop(l);
+	serve_member_end(&l->sv);
 	l->p->ops->destroy(l->p);
-	conn_env_fini(&l->env);
-	pool_fini(&l->pool);
+	serve_member_fini(&l->sv);
 	alloc_free(l);
 	return rc;
 
 err_poller:
-	l->p->ops->destroy(l->p);
-err_env:
-	conn_env_fini(&l->env);
-err_pool:
-	pool_fini(&l->pool);
-err_free:
-	close(tm->lfd);
+	serve_member_fini(&l->sv);
+	alloc_free(l);
+	team_ready(tm, -EINVAL);
+	return 1;
+err_member:
 	alloc_free(l);
 	team_ready(tm, -EINVAL);
 	return 1;

@@ -99,12 +99,10 @@ static int ep_mod(struct poller *p, int fd, uint64_t tag, unsigned events)
 static int ep_del(struct poller *p, int fd)
 {
 	struct ep_poller *s = ep_state(p);
-	struct epoll_event e = { 0 };
 
 	if (fd < 0)
 		return -EINVAL;
-	/* Kernels before 2.6.9 insist on a non-NULL event even for DEL. */
-	if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, &e) < 0)
+	if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
 		return -errno;
 	return 0;
 }

@@ -11,15 +11,12 @@
 #include "opts.h"
 #include "ring.h"
 
-/* How connections use the ring; each mode is one entry in loop.c. */
-enum uring_mode {
-	URING_MODE_BASIC, /* one-shot accept, recv and send */
-	URING_MODE_MULTISHOT, /* multishot accept and recv, provided buffers */
-};
+/* How connections use the ring: one file each (mode_*.c), opaque here. */
+struct uring_mode;
 
 struct uring_config {
 	struct opts o;
-	enum uring_mode mode;
+	const struct uring_mode *mode;
 	bool mode_set; /* --mode given: no fallback to basic */
 	unsigned bufs; /* provided buffers (multishot), a power of two */
 	enum ring_defer defer; /* RING_DEFER_OFF with sqpoll */
@@ -35,11 +32,16 @@ struct uring_config {
 	bool bundle; /* --bundle: multishot recvs take bundles */
 };
 
-/* uring_mode_find - the mode spelled name: 0 with *m set, -ENOSYS for a
- * mode known but not built yet, -EINVAL for an unknown name. */
-int uring_mode_find(const char *name, enum uring_mode *m);
+/* uring_mode_find - the mode spelled name, or NULL if there is none. */
+const struct uring_mode *uring_mode_find(const char *name);
 
-/* uring_mode_names - the built modes, for usage text. */
+/* uring_mode_default - the mode used without --mode (multishot). */
+const struct uring_mode *uring_mode_default(void);
+
+/* uring_mode_bundles - whether m's receives can take bundles. */
+bool uring_mode_bundles(const struct uring_mode *m);
+
+/* uring_mode_names - the modes, comma-separated, for usage text. */
 const char *uring_mode_names(void);
 
 /*

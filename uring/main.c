@@ -68,7 +68,7 @@ static int uring_conflict(const struct uring_config *cfg, char *err,
 			 "--sqpoll and --defer-taskrun exclude each other");
 		return -EINVAL;
 	}
-	if (cfg->bundle && cfg->mode_set && cfg->mode == URING_MODE_BASIC) {
+	if (cfg->bundle && cfg->mode_set && !uring_mode_bundles(cfg->mode)) {
 		snprintf(err, errlen,
 			 "--bundle needs --mode multishot (bundles are taken "
 			 "by multishot receives)");
@@ -146,20 +146,20 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 		      size_t errlen)
 {
 	struct uring_config *cfg = ctx;
+	const struct uring_mode *m;
 	int ret;
 
 	switch (key) {
 	case URING_K_MODE:
-		ret = uring_mode_find(arg, &cfg->mode);
-		if (ret == -ENOSYS)
-			snprintf(err, errlen,
-				 "--mode '%s': only %s is built so far", arg,
-				 uring_mode_names());
-		else if (ret)
+		m = uring_mode_find(arg);
+		if (!m) {
 			snprintf(err, errlen, "--mode '%s': expected %s", arg,
 				 uring_mode_names());
+			return -EINVAL;
+		}
+		cfg->mode = m;
 		cfg->mode_set = true;
-		return ret ? -EINVAL : uring_conflict(cfg, err, errlen);
+		return uring_conflict(cfg, err, errlen);
 	case URING_K_DEFER:
 		cfg->defer = RING_DEFER_ON;
 		return uring_conflict(cfg, err, errlen);
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 {
 	static char usage[3072];
 	struct uring_config cfg = {
-		.mode = URING_MODE_MULTISHOT,
+		.mode = uring_mode_default(),
 		.bufs = URING_DEFAULT_BUFS,
 		.defer = RING_DEFER_AUTO,
 		.ring_entries = URING_DEFAULT_ENTRIES,

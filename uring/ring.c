@@ -60,12 +60,14 @@ static const struct ring_name ring_op_names[] = {
 	{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL", "5.5" },
 	{ IORING_OP_READ, "READ", "5.6" },
 	{ IORING_OP_SEND, "SEND", "5.6" },
+	{ IORING_OP_SENDMSG, "SENDMSG", "5.3" },
 	{ IORING_OP_RECV, "RECV", "5.6" },
 	{ IORING_OP_CONNECT, "CONNECT", "5.5" },
 	{ IORING_OP_CLOSE, "CLOSE", "5.6" },
 	{ IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS", "5.7" },
 	{ IORING_OP_SHUTDOWN, "SHUTDOWN", "5.11" },
 	{ IORING_OP_SEND_ZC, "SEND_ZC", "6.0" },
+	{ IORING_OP_SENDMSG_ZC, "SENDMSG_ZC", "6.1" },
 };
 
 #define RING_N(a) (sizeof(a) / sizeof((a)[0]))
@@ -81,9 +83,19 @@ static const struct ring_name *ring_find(const struct ring_name *t, size_t n,
 	return NULL;
 }
 
-static const char *ring_kernel(struct utsname *u)
+const char *ring_kernel(struct utsname *u)
 {
 	return uname(u) ? "unknown" : u->release;
+}
+
+bool ring_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
 }
 
 /* CAP_IPC_LOCK exempts a process from RLIMIT_MEMLOCK accounting. */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/utsname.h>
 
 #include <liburing.h>
 
@@ -95,6 +96,14 @@ int ring_require(struct ring *r, const uint8_t *ops, size_t n, char *why,
  * locked memory (Linux before 5.12, and again on 6.18 as measured).
  */
 bool ring_memlock_why(int err, const char *what, char *why, size_t whylen);
+
+/* ring_kernel - the running kernel's release ("6.18.0"), or "unknown";
+ * u is the storage it points into. */
+const char *ring_kernel(struct utsname *u);
+
+/* ring_kernel_at_least - the running kernel is at least major.minor
+ * (false if uname cannot say). */
+bool ring_kernel_at_least(int major, int minor);
 
 /* ring_has_op - the kernel supports IORING_OP_* op (false if unknown). */
 bool ring_has_op(struct ring *r, uint8_t op);

@@ -240,9 +240,9 @@ static void fz_check_pool(struct fz *f, int m)
 	for (i = 0; i < p->cap; i++) {
 		if (!f->poisoned[m][i])
 			continue;
-		FZ_CHECK(p->slots[i].gen == 0);
+		FZ_CHECK(pool_at(p, i)->gen == 0);
 		memset(poison, FZ_POISON, sizeof(poison));
-		FZ_CHECK(!memcmp(&p->slots[i].conn, poison, sizeof(poison)));
+		FZ_CHECK(!memcmp(&pool_at(p, i)->conn, poison, sizeof(poison)));
 	}
 }
 
@@ -842,8 +842,10 @@ static void fz_setup(struct fz *f)
 
 	FZ_CHECK(conn_env_init(&f->env[0], ring_size, keep) == 0);
 	FZ_CHECK(conn_env_init(&f->env[1], seg_bound, keep) == 0);
-	FZ_CHECK(pool_init(&f->pool[0], FZ_HALF) == 0);
-	FZ_CHECK(pool_init(&f->pool[1], FZ_HALF) == 0);
+	FZ_CHECK(pool_init(&f->pool[0], FZ_HALF, sizeof(struct pool_slot)) ==
+		 0);
+	FZ_CHECK(pool_init(&f->pool[1], FZ_HALF, sizeof(struct pool_slot)) ==
+		 0);
 	for (i = 0; i < FZ_NBUF; i++)
 		t->owner[i] = -1;
 	t->segs.base = t->mem;

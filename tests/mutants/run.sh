@@ -62,7 +62,7 @@ srv=(b/readiness/ready-echo "${args[@]}")
 mutant drop-bytes echo_bytes readiness/loop.c \
 	's/conn_rx_commit(c, (size_t)n);/conn_rx_commit(c, n > 1 ? (size_t)n - 1 : (size_t)n);/'
 mutant large-corrupt echo_large readiness/loop.c \
-	's/l->sv.st.bytes_in += (uint64_t)n;/l->sv.st.bytes_in += (uint64_t)n; if (l->sv.st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
+	's/serve_rx(&l->sv, c, (size_t)n);/serve_rx(\&l->sv, c, (size_t)n); if (l->sv.st.bytes_in > (40u << 20) \&\& n > 9) p[7] ^= 1;/'
 mutant unbounded slow_reader common/conn.c \
 	's/return buf_cache_init(&env->cache, buf_size, keep);/return buf_cache_init(\&env->cache, buf_size * 512u, keep);/'
 mutant eof-leak half_close readiness/loop.c \
@@ -74,7 +74,7 @@ mutant sigpipe reset common/sig.c \
 mutant emfile-spin emfile common/serve.h \
 	's/#define SERVE_BACKOFF_MS 100/#define SERVE_BACKOFF_MS 0/'
 mutant no-limit max_conns readiness/loop.c \
-	's/if (l->pool.used >= l->max_conns) {/if (0) {/'
+	's/if (serve_full(&l->sv)) {/if (0) {/'
 mutant no-clamp low_ulimit common/net.c \
 	's/return (unsigned)(have - reserve);/return want;/'
 mutant reuseport port_in_use common/net.c \
@@ -85,8 +85,8 @@ mutant ignore-term signals common/sig.c \
 	's/got |= buf\[i\] == .u. ? SIG_STATS : SIG_STOP;/got |= SIG_STATS;/'
 mutant fd-leak no_leak readiness/loop.c \
 	's/^\tclose(s->fd);$/\tif (s->fd % 7) close(s->fd);/'
-mutant small-pool many_conns readiness/loop.c \
-	's/ret = pool_init(&l->pool, l->max_conns);/ret = pool_init(\&l->pool, l->max_conns > 9000 ? 9000 : l->max_conns);/'
+mutant small-pool many_conns common/serve.c \
+	's/ret = pool_init(&sv->pool, sv->max_conns, conn_size);/ret = pool_init(\&sv->pool, sv->max_conns > 9000 ? 9000 : sv->max_conns, conn_size);/'
 mutant reset-kills reset readiness/loop.c \
 	's/conn_fail(c, -errno);\n\treturn true;/abort();/;s/^\tconn_fail(c, -errno);$/\tif (errno == ECONNRESET || errno == EPIPE) abort(); conn_fail(c, -errno);/'
 
@@ -110,47 +110,51 @@ mutant reuseport-probe port_in_use common/net.c \
 uring_mutants() {
 local u=b/uring/uring-echo
 srv=("$u" --mode multishot)
-mutant ms-lost-rearm echo_large uring/loop.c \
-	's/^\t\ts->io \&= ~(IO_RECV | IO_RECV_STOP);$/\t\tif (res <= 0) s->io \&= ~(IO_RECV | IO_RECV_STOP);/'
-mutant ms-buf-twice stress uring/loop.c \
+mutant ms-lost-rearm echo_large uring/mode_multishot.c \
+	's/^\tu->reqs \&= ~REQ_RECV;$/\tif (res <= 0) u->reqs \&= ~REQ_RECV;/'
+mutant ms-buf-twice stress uring/reqs.c \
 	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/{ bufring_put(\&l->br, (uint16_t)id); bufring_put(\&l->br, (uint16_t)id); }/}'
-mutant ms-buf-never stress uring/loop.c \
+mutant ms-buf-never stress uring/reqs.c \
 	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/(void)0;/}'
 mutant ms-no-cancel-at-close signals uring/loop.c \
-	's/^\t\tloop_stop_recv(l, s);$/\t\t(void)0;/'
-mutant ms-accept-past-limit accept_burst uring/loop.c \
+	's/^\tloop_stop_recv(l, u);$/\t(void)0;/'
+mutant ms-accept-past-limit accept_burst uring/mode_multishot.c \
 	's/multi = l->accepts == 0 \&\& room > MS_ACCEPT_MULTI_ROOM;/multi = l->accepts == 0;/'
-mutant ms-unbounded-recv stuck_readers uring/loop.c \
-	's/(uint32_t)conn_rx_room(&s->conn));/0);/'
+mutant ms-unbounded-recv stuck_readers uring/mode_multishot.c \
+	's/(uint32_t)conn_rx_room(c));/0);/'
 mutant core-ring-past-bound stuck_readers common/conn.c \
 	's/room = conn_buffered(c) < c->env->cache.size;/room = c->buf.len < c->env->cache.size;/'
 srv=("$u" --mode multishot --bufs 4)
-mutant ms-enobufs-error stress uring/loop.c \
+mutant ms-enobufs-error stress uring/mode_multishot.c \
 	's/} else if (res == -ENOBUFS) {/} else if (0) {/'
 srv=("$u" --mode multishot --no-recv-limit --ring-entries 4)
 # The livelock of a cancel re-issued while its recv's -ECANCELED waited in
 # deferred task work that submit-only enters never ran: both halves
 # reverted. (Either fix alone ends it, so neither half alone is visible.)
 mutant cancel-livelock stuck_readers uring/loop.c \
-	's/if ((s->io \& (IO_RECV | IO_RECV_STOP)) != IO_RECV)/if (!(s->io \& IO_RECV) || (s->io \& IO_RECV_CANCEL))/' \
+	's/if (!(u->reqs \& REQ_RECV) || (u->state \& ST_RECV_STOP))/if (!(u->reqs \& REQ_RECV) || (u->reqs \& REQ_RECV_CANCEL))/' \
 	uring/ring.c 's/ret = ring_submit_events(r);/ret = ring_submit(r);/'
 srv=("$u" --mode multishot --send-zc=1)
-mutant zc-on-loopback small_window uring/loop.c \
-	's/^\t    cfg->zc_min \&\& !cfg->zc_loopback \&\& net_is_loopback(l->lfd);/\t    0 \&\& net_is_loopback(l->lfd);/'
+mutant zc-on-loopback small_window uring/setup.c \
+	's/^\t    cfg->zc_min \&\& !cfg->zc_loopback \&\& net_is_loopback(l->sv.lfd);/\t    0 \&\& net_is_loopback(l->sv.lfd);/'
 srv=("$u" --mode basic)
-mutant basic-lost-rearm echo_bytes uring/loop.c \
-	's/^\ts->io \&= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);$/\tif (res <= 0) s->io \&= ~(IO_RECV | IO_RECV_STOP | IO_RING_RECV | IO_NOBUF);/'
-mutant basic-short-send slow_reader uring/loop.c \
-	's/id = conn_tx_commit(&s->conn, (size_t)res);/id = conn_tx_commit(\&s->conn, len);/'
+mutant basic-lost-rearm echo_bytes uring/reqs.c \
+	's/^\tu->reqs \&= ~(REQ_RECV | REQ_RECV_OWN);$/\tif (res <= 0) u->reqs \&= ~(REQ_RECV | REQ_RECV_OWN);/'
+mutant basic-short-send slow_reader uring/reqs.c \
+	's/id = conn_tx_commit(c, (size_t)res);/id = conn_tx_commit(c, u->tx_len);/'
 mutant basic-no-cancel-at-close signals uring/loop.c \
-	's/^\t\tloop_stop_recv(l, s);$/\t\t(void)0;/'
-mutant basic-accept-past-limit max_conns uring/loop.c \
-	's/if (l->pool.used >= l->max_conns) {/if (0) {/'
+	's/^\tloop_stop_recv(l, u);$/\t(void)0;/'
+mutant basic-accept-past-limit max_conns uring/mode_basic.c \
+	's/if (serve_full(&l->sv))/if (0)/'
 # A slot freed while a request is still out: its completion finds the
 # slot reused (stale > 0) or acts on a stranger. (A mutant that acts on a
 # stale completion has nothing to act on: none arrives, stale stays 0.)
 mutant close-while-busy signals uring/loop.c \
-	's/if (s->io \& (IO_BUSY | IO_CLOSE))/if (s->io \& IO_CLOSE)/'
+	's/if (uconn_busy(u) || (u->reqs \& REQ_FD_CLOSE))/if (u->reqs \& REQ_FD_CLOSE)/'
+# The probe without SO_REUSEPORT guards uring-echo's listener group too.
+srv=("$u" --threads 2)
+mutant reuseport-probe port_in_use common/net.c \
+	's/probe = net_bind_one(&ss, len, false, 0);/probe = net_bind_one(\&ss, len, true, 0);/'
 }
 
 [ "$ready" -eq 1 ] && ready_mutants

@@ -69,10 +69,14 @@ server_table() {
 }
 # Every server name compare.sh knows (the ladder's rows appear only when
 # uring-echo has the flag).
-known_servers=$(server_table | cut -d'|' -f1 | tr '\n' ' ')
-# All but the ladder's: the reduced matrices' default.
-plain_servers=$(server_table | cut -d'|' -f1 | grep -v '^uring-ms-' |
-	tr '\n' ' ')
+# All but the ladder's: the reduced matrices' default. Builtins only:
+# the usage checks run before anything else, with any PATH.
+known_servers=""
+plain_servers=""
+while IFS='|' read -r n _; do
+	known_servers+="$n "
+	[[ $n == uring-ms-* ]] || plain_servers+="$n "
+done < <(server_table)
 
 usage() {
 	cat <<'EOF'

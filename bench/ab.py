@@ -108,10 +108,26 @@ def spread(xs):
     return f"{statistics.median(xs):.3f} [{min(xs):.3f}-{max(xs):.3f}]"
 
 
+class Parser(argparse.ArgumentParser):
+    """The project's conventions: "Usage:" help on stdout; an error is one
+    line naming the option and the value, then the hint, exit 2."""
+
+    def format_help(self):
+        text = super().format_help()
+        return "Usage:" + text[len("usage:"):] if text.startswith(
+            "usage:") else text
+
+    def error(self, message):
+        sys.stderr.write(f"ab.py: {message}\n"
+                         "Try 'ab.py --help' for more information.\n")
+        sys.exit(2)
+
+
 def main():
-    ap = argparse.ArgumentParser(
-        description="servers on one echo-load cell, side by side, ratios")
-    ap.add_argument("servers", nargs="+", metavar="NAME=COMMAND")
+    ap = Parser(prog="ab.py",
+                description="servers on one echo-load cell, side by "
+                "side, as ratios")
+    ap.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
     ap.add_argument("-r", "--rounds", type=int, default=5)
     ap.add_argument("--load", default=os.path.join(
         TOP, "build-release", "bench", "echo-load"))
@@ -124,6 +140,8 @@ def main():
     args = ap.parse_args()
     if os.cpu_count() < 2:
         args.srv_cpu = args.gen_cpu = None
+    if not args.servers:
+        ap.error("expected at least one NAME=COMMAND")
     servers = []
     for s in args.servers:
         name, sep, cmd = s.partition("=")

@@ -320,8 +320,19 @@ static int mu_setup(void)
 	return 0;
 }
 
+/* A usage error: one line naming what and the value, then the hint;
+ * returns -1. */
+static int mu_bad(const char *what, const char *val, const char *why)
+{
+	fprintf(stderr,
+		"min-uring: %s '%s'%s\nTry 'min-uring --help' for more "
+		"information.\n",
+		what, val, why);
+	return -1;
+}
+
 /* argv into *port and *addr: 0 to run, 1 after printing the help, -1 on
- * bad usage (nothing printed). */
+ * bad usage (after one line naming it, and the hint). */
 static int mu_args(int argc, char **argv, long *port, struct in_addr *addr)
 {
 	char *end;
@@ -331,21 +342,28 @@ static int mu_args(int argc, char **argv, long *port, struct in_addr *addr)
 	addr->s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: min-uring [PORT] [--host ADDR]\n"
+			printf("Usage: min-uring [PORT] [--host ADDR]\n"
 			       "  listens on ADDR:PORT (127.0.0.1 unless "
 			       "--host; port 0 or absent: any free one),\n"
 			       "  echoes every byte\n");
 			return 1;
 		}
 		if (!strcmp(argv[i], "--host")) {
-			if (i + 1 == argc ||
-			    inet_pton(AF_INET, argv[++i], addr) != 1)
-				return -1;
+			if (i + 1 == argc)
+				return mu_bad("--host", "", ": needs a value");
+			if (inet_pton(AF_INET, argv[++i], addr) != 1)
+				return mu_bad(
+				    "--host", argv[i],
+				    ": expected a numeric IPv4 address");
 			continue;
 		}
+		if (argv[i][0] == '-' && argv[i][1])
+			return mu_bad("unknown option", argv[i], "");
 		*port = strtol(argv[i], &end, 10);
-		if (seen++ || !*argv[i] || *end || *port < 0 || *port > 65535)
-			return -1;
+		if (seen++)
+			return mu_bad("unexpected argument", argv[i], "");
+		if (!*argv[i] || *end || *port < 0 || *port > 65535)
+			return mu_bad("port", argv[i], ": expected 0..65535");
 	}
 	return 0;
 }
@@ -448,7 +466,6 @@ int main(int argc, char **argv)
 	if (ret > 0)
 		return 0;
 	if (ret < 0) {
-		fprintf(stderr, "usage: min-uring [PORT] [--host ADDR]\n");
 		return 2;
 	}
 	/* Signals arrive as a read on a signalfd: no race with the wait. */

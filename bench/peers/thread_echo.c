@@ -79,8 +79,19 @@ static void thr_spawn(const pthread_attr_t *attr, int fd)
 			strerror(rc), failed);
 }
 
+/* A usage error: one line naming what and the value, then the hint;
+ * returns -1. */
+static int thr_bad(const char *what, const char *val, const char *why)
+{
+	fprintf(stderr,
+		"thread-echo: %s '%s'%s\nTry 'thread-echo --help' for more "
+		"information.\n",
+		what, val, why);
+	return -1;
+}
+
 /* argv into *port and *addr: 0 to run, 1 after printing the help, -1 on
- * bad usage (nothing printed). */
+ * bad usage (after one line naming it, and the hint). */
 static int thr_args(int argc, char **argv, long *port, struct in_addr *addr)
 {
 	char *end;
@@ -90,7 +101,7 @@ static int thr_args(int argc, char **argv, long *port, struct in_addr *addr)
 	addr->s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: thread-echo [PORT] [--host ADDR]\n"
+			printf("Usage: thread-echo [PORT] [--host ADDR]\n"
 			       "  listens on ADDR:PORT (127.0.0.1 unless "
 			       "--host; port 0 or absent: any free one),\n"
 			       "  echoes every byte, one thread per connection "
@@ -99,14 +110,21 @@ static int thr_args(int argc, char **argv, long *port, struct in_addr *addr)
 			return 1;
 		}
 		if (!strcmp(argv[i], "--host")) {
-			if (i + 1 == argc ||
-			    inet_pton(AF_INET, argv[++i], addr) != 1)
-				return -1;
+			if (i + 1 == argc)
+				return thr_bad("--host", "", ": needs a value");
+			if (inet_pton(AF_INET, argv[++i], addr) != 1)
+				return thr_bad(
+				    "--host", argv[i],
+				    ": expected a numeric IPv4 address");
 			continue;
 		}
+		if (argv[i][0] == '-' && argv[i][1])
+			return thr_bad("unknown option", argv[i], "");
 		*port = strtol(argv[i], &end, 10);
-		if (seen++ || !*argv[i] || *end || *port < 0 || *port > 65535)
-			return -1;
+		if (seen++)
+			return thr_bad("unexpected argument", argv[i], "");
+		if (!*argv[i] || *end || *port < 0 || *port > 65535)
+			return thr_bad("port", argv[i], ": expected 0..65535");
 	}
 	return 0;
 }
@@ -147,7 +165,6 @@ int main(int argc, char **argv)
 	if (fd > 0)
 		return 0;
 	if (fd < 0) {
-		fprintf(stderr, "usage: thread-echo [PORT] [--host ADDR]\n");
 		return 2;
 	}
 	/* The signals stay blocked except inside ppoll, so the threads never

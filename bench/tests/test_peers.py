@@ -285,7 +285,7 @@ def main():
         for h in ("-h", "--help"):
             r = subprocess.run(cmd + [h], capture_output=True, text=True,
                                timeout=5)
-            if r.returncode != 0 or "usage" not in r.stdout:
+            if r.returncode != 0 or "usage" not in r.stdout.lower():
                 fail("{}: exit {}, stdout {!r}".format(h, r.returncode,
                                                        r.stdout))
         r = subprocess.run(cmd + ["notaport"], capture_output=True,

@@ -5,7 +5,8 @@
 Usage: test_cli.py PROG -- CMD [ARGS...]
 
 PROG is the name the program calls itself (ready-echo, uring-echo,
-echo-load, min-epoll, selectors_echo.py); CMD runs it. Checked:
+echo-load, min-epoll, min-uring, thread-echo, selectors_echo.py); CMD runs
+it. Checked:
 - `-h` and `--help` exit 0 at once, the same help on stdout ("Usage:"),
   nothing on stderr;
 - a bad flag, and each bad value listed below for PROG, exit 2 at once
@@ -41,6 +42,19 @@ BAD = {
         (["--port", "70000"], ["--port", "70000"]),
         (["99999"], ["99999"]),
         (["--host", "localhost"], ["--host", "localhost"]),
+    ],
+    "min-uring": [
+        (["99999"], ["port", "99999"]),
+        (["--host", "localhost"], ["--host", "localhost"]),
+        (["1", "2"], ["unexpected argument", "2"]),
+    ],
+    "thread-echo": [
+        (["99999"], ["port", "99999"]),
+        (["--host", "::1"], ["--host", "::1"]),
+    ],
+    "ab.py": [
+        (["-r", "x"], ["-r", "'x'"]),
+        (["base"], ["NAME=COMMAND", "'base'"]),
     ],
     "selectors_echo.py": [
         (["--port", "70000"], ["--port", "70000"]),

@@ -113,9 +113,9 @@ srv=("$u" --mode multishot)
 mutant ms-lost-rearm echo_large uring/mode_multishot.c \
 	's/^\tu->reqs \&= ~REQ_RECV;$/\tif (res <= 0) u->reqs \&= ~REQ_RECV;/'
 mutant ms-buf-twice stress uring/reqs.c \
-	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/{ bufring_put(\&l->br, (uint16_t)id); bufring_put(\&l->br, (uint16_t)id); }/}'
+	's/^\t\tbufring_put(&l->br, done\[i\]);$/\t\t{ bufring_put(\&l->br, done[i]); bufring_put(\&l->br, done[i]); }/'
 mutant ms-buf-never stress uring/reqs.c \
-	'/^\t\tif (id >= 0)$/{n;s/bufring_put(&l->br, (uint16_t)id);/(void)0;/}'
+	's/^\t\tbufring_put(&l->br, done\[i\]);$/\t\t(void)0;/'
 mutant ms-no-cancel-at-close signals uring/loop.c \
 	's/^\tloop_stop_recv(l, u);$/\t(void)0;/'
 mutant ms-accept-past-limit accept_burst uring/mode_multishot.c \
@@ -141,7 +141,7 @@ srv=("$u" --mode basic)
 mutant basic-lost-rearm echo_bytes uring/reqs.c \
 	's/^\tu->reqs \&= ~(REQ_RECV | REQ_RECV_OWN);$/\tif (res <= 0) u->reqs \&= ~(REQ_RECV | REQ_RECV_OWN);/'
 mutant basic-short-send slow_reader uring/reqs.c \
-	's/id = conn_tx_commit(c, (size_t)res);/id = conn_tx_commit(c, u->tx_len);/'
+	's/req_tx_return(l, u, (size_t)res);/req_tx_return(l, u, u->tx_len);/'
 mutant basic-no-cancel-at-close signals uring/loop.c \
 	's/^\tloop_stop_recv(l, u);$/\t(void)0;/'
 mutant basic-accept-past-limit max_conns uring/mode_basic.c \

@@ -62,7 +62,8 @@ enum {
 /* The send in flight, when it carries more than one span (SENDMSG): the
  * kernel reads the header and the spans until the completion. Kept in
  * an array of its own beside the pool, touched only by the slots that
- * send several spans, so that an idle server's slots stay small. */
+ * send (an idle connection never writes its entry), so that the pool's
+ * slots stay small. */
 struct uring_tx {
 	struct msghdr msg;
 	struct iovec iov[LOOP_TX_SPANS];

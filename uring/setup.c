@@ -249,7 +249,7 @@ static int setup_start(struct loop *l, const char *prog)
 		return -ENOMEM;
 	}
 	/* Untouched pages cost nothing: a slot's spans are written only
-	 * when it sends several at once. */
+	 * when it sends. */
 	l->tx = alloc_calloc(l->sv.pool.cap, sizeof(*l->tx));
 	l->tx_wanted_cap = 2 * l->sv.pool.cap;
 	l->tx_wanted = alloc_calloc(l->tx_wanted_cap, sizeof(*l->tx_wanted));

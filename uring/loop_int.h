@@ -59,8 +59,8 @@ enum {
  * with room to spare. */
 #define LOOP_TX_SPANS 8
 
-/* The send in flight, when it carries more than one span (SENDMSG): the
- * kernel reads the header and the spans until the completion. Kept in
+/* The spans of the send in flight, and the header of a SENDMSG when there
+ * are several: the kernel may read them until the completion. Kept in
  * an array of its own beside the pool, touched only by the slots that
  * send (an idle connection never writes its entry), so that the pool's
  * slots stay small. */

@@ -340,10 +340,8 @@ static void mixed_runs(bool iov)
 	int nseg = 0, nring = 0;
 
 	for (seed = 1; seed <= 300; seed++) {
-		run_mixed(seed * 0x9e3779b97f4a7c15ull, 16, iov, &nseg,
-			  &nring);
-		run_mixed(seed * 0x2545f4914f6cdd1dull, 37, iov, &nseg,
-			  &nring);
+		run_mixed(seed * 0x9e3779b97f4a7c15ull, 16, iov, &nseg, &nring);
+		run_mixed(seed * 0x2545f4914f6cdd1dull, 37, iov, &nseg, &nring);
 		run_mixed(seed + 777, 8 * NBUF, iov, &nseg, &nring);
 	}
 	/* Both paths were taken, many times over. */

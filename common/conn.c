@@ -38,7 +38,9 @@ int conn_env_segs(struct conn_env *env, struct conn_segs *segs)
 	if (!segs->base || !segs->len || !segs->next || !segs->size ||
 	    !segs->count || segs->count > 65536)
 		return -EINVAL;
-	segs->max_held = env->cache.size / segs->size;
+	/* A driver that consumes buffers in slices sets its own cap. */
+	if (!segs->max_held)
+		segs->max_held = env->cache.size / segs->size;
 	if (segs->max_held == 0)
 		segs->max_held = 1;
 	env->segs = segs;

@@ -81,8 +81,10 @@ void conn_env_fini(struct conn_env *env);
 
 /*
  * conn_env_segs - switch env to segment mode over segs (filled in by the
- * driver, tables included). max_held is derived here from the byte bound:
- * buf_size / segs->size buffers, at least 1. Call before any conn_init.
+ * driver, tables included). A max_held of 0 is derived here from the byte
+ * bound: buf_size / segs->size buffers, at least 1; a driver whose ids are
+ * slices of larger buffers sets its own (the byte bound still holds).
+ * Call before any conn_init.
  * Returns 0, or -EINVAL if the table is unusable.
  */
 int conn_env_segs(struct conn_env *env, struct conn_segs *segs);

@@ -80,6 +80,8 @@
 	X(sendmsgs, STATS_URING,                                              \
 	  "sends of several spans in one request (SENDMSG)")                  \
 	X(send_spans, STATS_URING, "spans those sends carried")               \
+	X(slice_copies, STATS_URING,                                          \
+	  "received pieces copied to a connection's own ring")                \
 	X(eintr, STATS_BOTH, "waits interrupted by a signal (EINTR)")
 
 struct stats {

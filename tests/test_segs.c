@@ -111,6 +111,19 @@ static void test_env_segs_checks(void **state)
 	ring_init(&r, 16 * 1024);
 	assert_int_equal(r.segs.max_held, 2048);
 	conn_env_fini(&r.env);
+
+	/* A cap the driver set (ids are slices) is kept. */
+	memset(&r, 0, sizeof(r));
+	r.segs.base = r.mem;
+	r.segs.size = BSIZE;
+	r.segs.count = NBUF;
+	r.segs.len = r.len;
+	r.segs.next = r.next;
+	r.segs.max_held = 5;
+	assert_int_equal(conn_env_init(&r.env, 16 * 1024, 0), 0);
+	assert_int_equal(conn_env_segs(&r.env, &r.segs), 0);
+	assert_int_equal(r.segs.max_held, 5);
+	conn_env_fini(&r.env);
 }
 
 /* A send lent as spans (conn_tx_iov), possibly still in flight. */

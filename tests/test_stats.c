@@ -198,9 +198,9 @@ static void test_scope(void **state)
 	assert_null(strstr(line, " ctls="));
 	for (size_t i = 0; i < NCOUNTERS; i++)
 		nready += !!(counters[i].flags & STATS_READY);
-	/* 18 io_uring-only counters (pbufs_out, stop_left, sendmsgs and
-	 * send_spans among them). */
-	assert_int_equal(nready, NCOUNTERS - 18);
+	/* 19 io_uring-only counters (pbufs_out, stop_left, sendmsgs,
+	 * send_spans and slice_copies among them). */
+	assert_int_equal(nready, NCOUNTERS - 19);
 }
 
 /* The meter: uptime from the start, rates over the interval since the

@@ -87,8 +87,8 @@ void loop_drop_fd(struct loop *l, int fd)
 	io_uring_sqe_set_data64(sqe, ud_pack(UD_DROP, 0));
 }
 
-/* Ask the recv in flight to end, once per recv (see ST_RECV_STOP). */
-static void loop_stop_recv(struct loop *l, struct uring_conn *u)
+/* Once per recv (see ST_RECV_STOP). */
+void loop_stop_recv(struct loop *l, struct uring_conn *u)
 {
 	uint64_t h = uconn_handle(l, u);
 
@@ -241,22 +241,19 @@ static void loop_on_signal(struct loop *l)
  * kernel took: give them back rather than lose them from the ring. */
 static void loop_stale_bufs(struct loop *l, const struct loop_cqe *c)
 {
-	uint16_t id = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
-	uint32_t n = c->res > 0 ? (uint32_t)c->res : 0;
+	struct bufring_take t;
+	uint32_t len;
+	uint16_t id;
+	uint8_t *p;
+	int ret;
 
 	if (!(c->flags & IORING_CQE_F_BUFFER))
 		return;
-	for (;;) {
-		/* Read the successor first: putting id back may relink it. */
-		uint16_t next = bufring_succ(&l->br, id);
-
-		bufring_taken(&l->br);
-		bufring_put(&l->br, id);
-		if (n <= l->br.size)
-			break;
-		n -= l->br.size;
-		id = next;
-	}
+	bufring_take_init(&t, (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT),
+			  c->res, c->flags);
+	while ((ret = bufring_take_next(&l->br, &t, &id, &p, &len)) != 0)
+		if (ret > 0)
+			bufring_release(&l->br, id);
 }
 
 /* A completion of a connection's request (u is live). */

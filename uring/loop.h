@@ -29,6 +29,8 @@ struct uring_config {
 	uint32_t zc_min; /* --send-zc=MIN: zero-copy from MIN bytes; 0: off */
 	bool zc_loopback; /* --send-zc-loopback: even on a loopback listener */
 	bool no_recv_limit; /* --no-recv-limit: cap multishot recvs by cancel */
+	bool no_buf_inc; /* --no-buf-inc: provided buffers consumed whole */
+	unsigned slices; /* --slices: slice ids (0: the default) */
 	bool bundle; /* --bundle: multishot recvs take bundles */
 };
 

@@ -198,6 +198,10 @@ bool loop_cancel(struct loop *l, uint64_t target, uint64_t ud, unsigned flags);
  * close when it wants nothing. Called after every change. */
 void loop_drive(struct loop *l, struct uring_conn *u);
 
+/* loop_stop_recv - ask u's recv in flight to end (a cancel, once per recv);
+ * what it delivers before the cancel lands is still handled. */
+void loop_stop_recv(struct loop *l, struct uring_conn *u);
+
 /* loop_add_conn - an accepted descriptor: a connection, or refused (and
  * closed) when the pool is full or the loop stops. */
 void loop_add_conn(struct loop *l, int fd);

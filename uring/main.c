@@ -31,6 +31,7 @@ enum {
 	URING_K_NO_DEFER,
 	URING_K_ENTRIES,
 	URING_K_BUFS,
+	URING_K_SLICES,
 	URING_K_FIXED,
 	URING_K_SQPOLL,
 	URING_K_ZC,
@@ -38,6 +39,7 @@ enum {
 	URING_K_CQ,
 	URING_K_ZC_LOOPBACK,
 	URING_K_NO_RECV_LIMIT,
+	URING_K_NO_BUF_INC,
 };
 
 static const struct option uring_longopts[] = {
@@ -46,6 +48,7 @@ static const struct option uring_longopts[] = {
 	{ "no-defer-taskrun", no_argument, NULL, URING_K_NO_DEFER },
 	{ "ring-entries", required_argument, NULL, URING_K_ENTRIES },
 	{ "bufs", required_argument, NULL, URING_K_BUFS },
+	{ "slices", required_argument, NULL, URING_K_SLICES },
 	{ "fixed-files", no_argument, NULL, URING_K_FIXED },
 	{ "sqpoll", optional_argument, NULL, URING_K_SQPOLL },
 	{ "send-zc", optional_argument, NULL, URING_K_ZC },
@@ -53,6 +56,7 @@ static const struct option uring_longopts[] = {
 	{ "cq-entries", required_argument, NULL, URING_K_CQ },
 	{ "send-zc-loopback", no_argument, NULL, URING_K_ZC_LOOPBACK },
 	{ "no-recv-limit", no_argument, NULL, URING_K_NO_RECV_LIMIT },
+	{ "no-buf-inc", no_argument, NULL, URING_K_NO_BUF_INC },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -102,6 +106,11 @@ static int uring_number(struct uring_config *cfg, int key, const char *arg,
 			goto bad;
 		cfg->bufs = (unsigned)v;
 		return 0;
+	case URING_K_SLICES:
+		if (opts_uint(arg, 16, 65536, &v))
+			goto bad;
+		cfg->slices = (unsigned)v;
+		return 0;
 	case URING_K_SQPOLL:
 		if (arg && opts_uint(arg, 0, URING_MAX_CPU, &v))
 			goto bad;
@@ -126,6 +135,8 @@ bad:
 	else if (key == URING_K_BUFS)
 		snprintf(err, errlen,
 			 "--bufs '%s': expected a power of two, 1..32768", arg);
+	else if (key == URING_K_SLICES)
+		snprintf(err, errlen, "--slices '%s': expected 16..65536", arg);
 	else if (key == URING_K_SQPOLL)
 		snprintf(err, errlen,
 			 "--sqpoll=%s: expected --sqpoll=CPU, a CPU number "
@@ -175,11 +186,15 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_NO_RECV_LIMIT:
 		cfg->no_recv_limit = true;
 		return 0;
+	case URING_K_NO_BUF_INC:
+		cfg->no_buf_inc = true;
+		return 0;
 	case URING_K_BUNDLE:
 		cfg->bundle = true;
 		return uring_conflict(cfg, err, errlen);
 	case URING_K_ENTRIES:
 	case URING_K_BUFS:
+	case URING_K_SLICES:
 	case URING_K_SQPOLL:
 	case URING_K_ZC:
 	case URING_K_CQ:
@@ -192,7 +207,7 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 
 int main(int argc, char **argv)
 {
-	static char usage[3072];
+	static char usage[4096];
 	struct uring_config cfg = {
 		.mode = uring_mode_default(),
 		.bufs = URING_DEFAULT_BUFS,
@@ -220,7 +235,16 @@ int main(int argc, char **argv)
 	    "  --ring-entries N    submission queue entries, 1..%u\n"
 	    "                      (default %u)\n"
 	    "  --bufs N            provided buffers shared by all connections\n"
-	    "                      (multishot), a power of two (default %u)\n"
+	    "                      (multishot), a power of two, counted in\n"
+	    "                      4 KiB buffers (default %u); consumed\n"
+	    "                      incrementally, they are taken 8 at a time\n"
+	    "                      as 32 KiB buffers\n"
+	    "  --no-buf-inc        consume each provided buffer whole, as\n"
+	    "                      before Linux 6.12 (IOU_PBUF_RING_INC)\n"
+	    "  --slices N          ids for the pieces of incrementally\n"
+	    "                      consumed buffers, 16..65536 (expert: the\n"
+	    "                      default, 65536, is the most; with few,\n"
+	    "                      pieces are copied to connections' rings)\n"
 	    "  --fixed-files       direct descriptors: accept into a "
 	    "registered\n"
 	    "                      file table (Linux 5.19)\n"

@@ -21,6 +21,10 @@
 /* Largest provided buffer. The kernel takes buffers FIFO, so under load
  * every one is touched: bufs x this is resident (2 MiB by default). */
 #define MS_BUF_MAX 4096u
+/* Consumed incrementally, a buffer holds the receives of many connections
+ * in turn; MS_INC_SLICES ids name their pieces (the most 16 bits allow). */
+#define MS_INC_BUF (32u * 1024u)
+#define MS_INC_SLICES 65536u
 /*
  * A multishot accept takes every connection waiting in the backlog at once,
  * and cannot be told how many. So it is armed only while the room left
@@ -40,20 +44,22 @@ static unsigned ms_cq_extra(const struct uring_config *cfg)
 	return cfg->bufs + 4096;
 }
 
-/* Register the buffer ring; LOOP_MODE_UNAVAILABLE if it cannot be. */
-static int ms_setup_bufs(struct loop *l, const struct uring_config *cfg,
-			 char *why, size_t whylen)
+/* Map and register count buffers of size bytes (slices > 0: consumed
+ * incrementally); LOOP_MODE_UNAVAILABLE, with why, if that cannot be. */
+static int ms_setup_ring(struct loop *l, uint32_t count, uint32_t size,
+			 uint32_t slices, char *why, size_t whylen)
 {
-	uint32_t size =
-	    cfg->o.buf_size < MS_BUF_MAX ? cfg->o.buf_size : MS_BUF_MAX;
 	char what[96];
 	int ret;
 
-	ret = bufring_setup(&l->br, cfg->bufs, size);
+	ret = bufring_setup(&l->br, count, size);
+	if (!ret && slices)
+		ret = bufring_slices(&l->br, slices);
 	if (ret) {
+		bufring_free(&l->br, NULL);
 		snprintf(why, whylen,
 			 "cannot allocate a buffer ring of %u x %u bytes: %s",
-			 cfg->bufs, size, strerror(-ret));
+			 count, size, strerror(-ret));
 		return LOOP_MODE_UNAVAILABLE;
 	}
 	ret = bufring_register(&l->br, &l->r.ring, MS_BGID);
@@ -63,11 +69,36 @@ static int ms_setup_bufs(struct loop *l, const struct uring_config *cfg,
 	 * from bufring_setup is plain lack of memory. */
 	bufring_free(&l->br, NULL);
 	snprintf(what, sizeof(what),
-		 "cannot register a buffer ring of %u x %u bytes", cfg->bufs,
-		 size);
+		 "cannot register a buffer ring of %u x %u bytes", count, size);
 	if (!ring_memlock_why(ret, what, why, whylen))
 		snprintf(why, whylen, "%s: %s", what, strerror(-ret));
 	return LOOP_MODE_UNAVAILABLE;
+}
+
+/*
+ * The pool: cfg->bufs buffers of 4 KiB (at most the per-connection bound),
+ * or, where buffers can be consumed incrementally (Linux 6.12), the same
+ * bytes as buffers of MS_INC_BUF, each filled by as many receives as fit.
+ */
+static int ms_setup_bufs(struct loop *l, const struct uring_config *cfg,
+			 char *why, size_t whylen)
+{
+	uint32_t size =
+	    cfg->o.buf_size < MS_BUF_MAX ? cfg->o.buf_size : MS_BUF_MAX;
+	uint32_t count = cfg->bufs;
+
+	if (!cfg->no_buf_inc && size == MS_BUF_MAX &&
+	    ring_kernel_at_least(6, 12)) {
+		count = cfg->bufs / (MS_INC_BUF / MS_BUF_MAX);
+		if (!count)
+			count = 1;
+		if (!ms_setup_ring(l, count, MS_INC_BUF,
+				   cfg->slices ? cfg->slices : MS_INC_SLICES,
+				   why, whylen))
+			return 0;
+		count = cfg->bufs;
+	}
+	return ms_setup_ring(l, count, size, 0, why, whylen);
 }
 
 /* Multishot needs multishot recv (Linux 6.0) and a registered buffer ring
@@ -85,6 +116,15 @@ static int ms_setup(struct loop *l, const struct uring_config *cfg, char *why,
 	ret = ms_setup_bufs(l, cfg, why, whylen);
 	if (ret)
 		return ret;
+	/* Slices are counted as 4 KiB buffers would be. A multishot recv
+	 * stops at its byte limit exactly only as a bundle (without, its
+	 * last receive may fill a whole buffer past it: with 32 KiB buffers,
+	 * too far past the per-connection bound). */
+	if (l->br.slices) {
+		l->br.segs.max_held = cfg->o.buf_size / MS_BUF_MAX;
+		if (l->r.ring.features & IORING_FEAT_RECVSEND_BUNDLE)
+			l->prep.bundle = true;
+	}
 	l->prep.bgid = MS_BGID;
 	/* A multishot recv stops itself at the connection's bound (6.17);
 	 * before, only a cancel stops it, and it may overshoot meanwhile. */
@@ -100,8 +140,12 @@ static int ms_setup(struct loop *l, const struct uring_config *cfg, char *why,
 
 static void ms_describe(const struct loop *l, char *buf, size_t len)
 {
-	snprintf(buf, len, " bufs=%ux%u max-held=%u recv-cap=%s", l->br.count,
-		 l->br.size, l->br.segs.max_held,
+	char inc[32] = "";
+
+	if (l->br.slices)
+		snprintf(inc, sizeof(inc), " inc slices=%u", l->br.slices);
+	snprintf(buf, len, " bufs=%ux%u%s max-held=%u recv-cap=%s", l->br.count,
+		 l->br.size, inc, l->br.segs.max_held,
 		 l->prep.recv_limit ? "limit" : "cancel");
 }
 
@@ -199,8 +243,8 @@ static void ms_arm_recv(struct loop *l, struct uring_conn *u)
 	 * recv into the connection's own ring: when stuck readers hold the
 	 * whole pool, the others still make progress.
 	 */
-	if (!conn_ring_idle(c) && l->br.avail && !(u->state & ST_NOBUF) &&
-	    (u->reqs & REQ_SEND)) {
+	if (!conn_ring_idle(c) && bufring_can_take(&l->br) &&
+	    !(u->state & ST_NOBUF) && (u->reqs & REQ_SEND)) {
 		/* Own-ring bytes (after an -ENOBUFS) are still going out:
 		 * arm the multishot recv once that send completes and the
 		 * ring is idle, instead of staying on one-shot recvs into the
@@ -208,7 +252,8 @@ static void ms_arm_recv(struct loop *l, struct uring_conn *u)
 		l->sv.st.ring_waits++;
 		return;
 	}
-	if (!conn_ring_idle(c) || !l->br.avail || (u->state & ST_NOBUF)) {
+	if (!conn_ring_idle(c) || !bufring_can_take(&l->br) ||
+	    (u->state & ST_NOBUF)) {
 		req_recv_own(l, u);
 		return;
 	}
@@ -224,29 +269,71 @@ static void ms_arm_recv(struct loop *l, struct uring_conn *u)
 }
 
 /*
- * n > 0 bytes arrived in provided buffer id and, for a bundle, in the
- * buffers the kernel took after it from the ring, each filled whole but
- * the last. The connection holds them: kept, not copied, the echo is sent
- * from them.
+ * A piece that found no slice id free, or that arrived after one such:
+ * its bytes are copied to the connection's own ring, newer than every
+ * held piece, and the multishot recv is stopped; the connection goes on
+ * from its own ring, as after -ENOBUFS. Only when there is no room there
+ * either does it fail.
  */
-static void ms_take(struct loop *l, struct uring_conn *u, uint16_t id,
-		    uint32_t n)
+static void ms_copy_in(struct loop *l, struct uring_conn *u, const uint8_t *p,
+		       uint32_t n)
 {
 	struct conn *c = uconn_core(u);
-	uint32_t k;
+	uint8_t *w;
+	size_t k;
 
-	l->sv.st.bytes_in += n;
-	if (n > l->br.size)
-		l->sv.st.bundles++;
-	for (;;) {
-		k = n < l->br.size ? n : l->br.size;
-		bufring_taken(&l->br);
-		conn_rx_segment(c, id, k);
-		n -= k;
-		if (!n)
-			break;
-		id = bufring_succ(&l->br, id);
+	l->sv.st.slice_copies++;
+	u->state |= ST_NOBUF;
+	loop_stop_recv(l, u);
+	while (n && !conn_error(c)) {
+		if (!(conn_wants(c) & CONN_WANT_READ) ||
+		    conn_rx_window(c, &w, &k)) {
+			conn_fail(c, -ENOBUFS);
+			return;
+		}
+		if (k > n)
+			k = n;
+		memcpy(w, p, k);
+		conn_rx_commit(c, k);
+		p += k;
+		n -= (uint32_t)k;
 	}
+}
+
+/*
+ * A completion named provided buffer id with res bytes in it and, for a
+ * bundle, in the buffers the kernel took after it, each filled to its end
+ * but the last. The connection holds the pieces: kept, not copied, the
+ * echo is sent from them.
+ */
+static void ms_take(struct loop *l, struct uring_conn *u, uint16_t id, int res,
+		    unsigned flags)
+{
+	struct conn *c = uconn_core(u);
+	struct bufring_take t;
+	unsigned pieces = 0;
+	uint32_t k;
+	uint16_t sid;
+	uint8_t *p;
+	int ret;
+
+	bufring_take_init(&t, id, res, flags);
+	while ((ret = bufring_take_next(&l->br, &t, &sid, &p, &k)) != 0) {
+		pieces++;
+		if (ret > 0 && conn_ring_idle(c) && !conn_error(c)) {
+			conn_rx_segment(c, sid, k);
+			continue;
+		}
+		if (!conn_error(c))
+			ms_copy_in(l, u, p, k);
+		if (ret > 0)
+			bufring_release(&l->br, sid);
+	}
+	if (res <= 0)
+		return;
+	l->sv.st.bytes_in += (uint64_t)res;
+	if (pieces > 1)
+		l->sv.st.bundles++;
 	serve_held(&l->sv, conn_buffered(c));
 	if (!(conn_wants(c) & CONN_WANT_READ) && !conn_error(c))
 		l->sv.st.full++;
@@ -285,12 +372,7 @@ static void ms_on_recv(struct loop *l, struct uring_conn *u, int res,
 	}
 	if (flags & IORING_CQE_F_BUFFER) {
 		id = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
-		if (res > 0) {
-			ms_take(l, u, id, (uint32_t)res);
-		} else {
-			bufring_taken(&l->br);
-			bufring_put(&l->br, id);
-		}
+		ms_take(l, u, id, res, flags);
 	}
 	if (!(flags & IORING_CQE_F_MORE))
 		ms_recv_ended(l, u, res);
@@ -303,7 +385,7 @@ static void ms_drop_held(struct loop *l, struct uring_conn *u)
 	int id;
 
 	while ((id = conn_seg_drop(uconn_core(u))) >= 0)
-		bufring_put(&l->br, (uint16_t)id);
+		bufring_release(&l->br, (uint16_t)id);
 }
 
 const struct uring_mode uring_mode_multishot = {

@@ -55,7 +55,7 @@ void req_tx_return(struct loop *l, struct uring_conn *u, size_t n)
 
 	k = conn_tx_commit_iov(uconn_core(u), n, done);
 	for (i = 0; i < k; i++)
-		bufring_put(&l->br, done[i]);
+		bufring_release(&l->br, done[i]);
 }
 
 void req_send(struct loop *l, struct uring_conn *u)

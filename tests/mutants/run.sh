@@ -113,9 +113,18 @@ srv=("$u" --mode multishot)
 mutant ms-lost-rearm echo_large uring/mode_multishot.c \
 	's/^\tu->reqs \&= ~REQ_RECV;$/\tif (res <= 0) u->reqs \&= ~REQ_RECV;/'
 mutant ms-buf-twice stress uring/reqs.c \
-	's/^\t\tbufring_put(&l->br, done\[i\]);$/\t\t{ bufring_put(\&l->br, done[i]); bufring_put(\&l->br, done[i]); }/'
+	's/^\t\tbufring_release(&l->br, done\[i\]);$/\t\t{ bufring_release(\&l->br, done[i]); bufring_release(\&l->br, done[i]); }/'
 mutant ms-buf-never stress uring/reqs.c \
-	's/^\t\tbufring_put(&l->br, done\[i\]);$/\t\t(void)0;/'
+	's/^\t\tbufring_release(&l->br, done\[i\]);$/\t\t(void)0;/'
+# Incremental buffers: a buffer the kernel retired never goes back; one it
+# still fills goes back (its bytes handed out twice); slices at the wrong
+# offset.
+mutant ms-inc-never-retire stress uring/bufring.c \
+	's/if (t->left || !t->more) {/if (t->left) {/'
+mutant ms-inc-ignore-more stress uring/bufring.c \
+	's/if (t->left || !t->more) {/if (1) {/'
+mutant ms-inc-slice-offset echo_bytes uring/bufring.c \
+	's/b->segs.off\[s\] = bid \* b->size + b->used\[bid\];/b->segs.off[s] = bid * b->size;/'
 mutant ms-no-cancel-at-close signals uring/loop.c \
 	's/^\tloop_stop_recv(l, u);$/\t(void)0;/'
 mutant ms-accept-past-limit accept_burst uring/mode_multishot.c \

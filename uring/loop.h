@@ -30,6 +30,7 @@ struct uring_config {
 	bool zc_loopback; /* --send-zc-loopback: even on a loopback listener */
 	bool no_recv_limit; /* --no-recv-limit: cap multishot recvs by cancel */
 	bool bundle; /* --bundle: multishot recvs take bundles */
+	unsigned min_wait_us; /* --min-wait: a wait's batch budget; 0: off */
 };
 
 /* uring_mode_find - the mode spelled name, or NULL if there is none. */

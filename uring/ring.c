@@ -478,9 +478,11 @@ int ring_wait(struct ring *r, int timeout_ms)
 		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
 		tp = &ts;
 	}
-	if (r->min_wait_us) {
-		if (r->batch && *r->batch > want)
-			want = *r->batch;
+	/* Only when the batch aims higher than the plain wait would: the
+	 * min-wait timer costs its own (at one connection, on a 6.18 guest,
+	 * 1.7 times the CPU per message for no fewer enters). */
+	if (r->min_wait_us && r->batch && *r->batch > want) {
+		want = *r->batch;
 		ret = ring_wait_min(r, want, tp);
 	} else {
 		/* One enter both submits and waits; with EXT_ARG the timeout

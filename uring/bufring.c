@@ -16,10 +16,13 @@
 #include "alloc.h"
 #include "bufring.h"
 
+/* Populated: the kernel takes buffers in turn, so under load every page of
+ * the pool is touched anyway; resident from the start, it is a fixed cost
+ * that RSS shows at once instead of one that grows with the traffic. */
 static void *bufring_map(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }

@@ -32,6 +32,7 @@ struct uring_config {
 	bool no_buf_inc; /* --no-buf-inc: provided buffers consumed whole */
 	unsigned slices; /* --slices: slice ids (0: the default) */
 	bool bundle; /* --bundle: multishot recvs take bundles */
+	unsigned min_wait_us; /* --min-wait: a wait's batch budget; 0: off */
 };
 
 /* uring_mode_find - the mode spelled name, or NULL if there is none. */

@@ -4,7 +4,8 @@
  *
  * Parses the shared options plus the ring's (--mode, --defer-taskrun,
  * --ring-entries, --bufs) and the feature ladder's (--fixed-files,
- * --sqpoll, --send-zc, --bundle, --cq-entries), refuses combinations that
+ * --sqpoll, --send-zc, --bundle, --cq-entries, --min-wait), refuses
+ * combinations that
  * cannot work, then hands over to the completion loop. exit() happens
  * only here.
  */
@@ -20,10 +21,11 @@
 
 #define URING_DEFAULT_ENTRIES 1024u
 #define URING_MAX_ENTRIES 32768u /* the kernel's IORING_MAX_ENTRIES */
-#define URING_DEFAULT_BUFS 512u
+#define URING_DEFAULT_BUFS 2048u
 #define URING_MAX_CQ 65536u /* the kernel's IORING_MAX_CQ_ENTRIES */
 #define URING_MAX_CPU 4095u
 #define URING_DEFAULT_ZC_MIN 4096u /* --send-zc without a value */
+#define URING_MAX_MIN_WAIT 100000u /* --min-wait: 100 ms */
 
 enum {
 	URING_K_MODE = 0x2000,
@@ -40,6 +42,7 @@ enum {
 	URING_K_ZC_LOOPBACK,
 	URING_K_NO_RECV_LIMIT,
 	URING_K_NO_BUF_INC,
+	URING_K_MIN_WAIT,
 };
 
 static const struct option uring_longopts[] = {
@@ -57,6 +60,7 @@ static const struct option uring_longopts[] = {
 	{ "send-zc-loopback", no_argument, NULL, URING_K_ZC_LOOPBACK },
 	{ "no-recv-limit", no_argument, NULL, URING_K_NO_RECV_LIMIT },
 	{ "no-buf-inc", no_argument, NULL, URING_K_NO_BUF_INC },
+	{ "min-wait", required_argument, NULL, URING_K_MIN_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -88,7 +92,8 @@ static int uring_conflict(const struct uring_config *cfg, char *err,
 }
 
 /* The flags that take a number: ring sizes, SQPOLL's CPU, zero-copy's
- * threshold. 0, or -EINVAL with err naming the flag and the value. */
+ * threshold, the min-wait budget. 0, or -EINVAL with err naming the flag
+ * and the value. */
 static int uring_number(struct uring_config *cfg, int key, const char *arg,
 			char *err, size_t errlen)
 {
@@ -127,6 +132,11 @@ static int uring_number(struct uring_config *cfg, int key, const char *arg,
 			goto bad;
 		cfg->cq_entries = (unsigned)v;
 		return 0;
+	case URING_K_MIN_WAIT:
+		if (opts_uint(arg, 0, URING_MAX_MIN_WAIT, &v))
+			goto bad;
+		cfg->min_wait_us = (unsigned)v;
+		return 0;
 	}
 bad:
 	if (key == URING_K_ENTRIES)
@@ -147,6 +157,10 @@ bad:
 			 "--send-zc=%s: expected --send-zc=MIN, 1..256M bytes "
 			 "(k/m suffixes)",
 			 arg);
+	else if (key == URING_K_MIN_WAIT)
+		snprintf(err, errlen,
+			 "--min-wait '%s': expected microseconds, 0..%u", arg,
+			 URING_MAX_MIN_WAIT);
 	else
 		snprintf(err, errlen, "--cq-entries '%s': expected 1..%u", arg,
 			 URING_MAX_CQ);
@@ -198,6 +212,7 @@ static int uring_flag(void *ctx, int key, const char *arg, char *err,
 	case URING_K_SQPOLL:
 	case URING_K_ZC:
 	case URING_K_CQ:
+	case URING_K_MIN_WAIT:
 		ret = uring_number(cfg, key, arg, err, errlen);
 		return ret ? ret : uring_conflict(cfg, err, errlen);
 	}
@@ -265,9 +280,15 @@ int main(int argc, char **argv)
 	    "  --bundle            multishot recvs fill several buffers per\n"
 	    "                      completion (multishot, Linux 6.10)\n"
 	    "  --cq-entries N      force the CQ size, 1..%u (expert: the\n"
-	    "                      default never overflows; small ones do)\n",
+	    "                      default never overflows; small ones do)\n"
+	    "  --min-wait USEC     a wait aims for one completion per\n"
+	    "                      connection for up to USEC microseconds,\n"
+	    "                      then returns with what came, 0..%u\n"
+	    "                      (Linux 6.12; default 0: off; not under\n"
+	    "                      --sqpoll)\n",
 	    uring_mode_names(), URING_MAX_ENTRIES, URING_DEFAULT_ENTRIES,
-	    URING_DEFAULT_BUFS, URING_DEFAULT_ZC_MIN, URING_MAX_CQ);
+	    URING_DEFAULT_BUFS, URING_DEFAULT_ZC_MIN, URING_MAX_CQ,
+	    URING_MAX_MIN_WAIT);
 	ret = opts_parse(&cfg.o, argc, argv, "uring-echo", ECHO_VERSION, &x);
 	if (ret == OPTS_EXIT)
 		return 0;

@@ -17,9 +17,12 @@
 
 #include <liburing.h>
 
-/* liburing 2.3 predates these (Linux 6.10 and 6.2). */
+/* liburing 2.3 predates these (Linux 6.10, 6.12 and 6.2). */
 #ifndef IORING_FEAT_RECVSEND_BUNDLE
 #define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
 #ifndef IORING_SEND_ZC_REPORT_USAGE
 #define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
@@ -43,6 +46,7 @@ struct ring_config {
 	bool sqpoll; /* IORING_SETUP_SQPOLL: a kernel thread submits */
 	int sq_cpu; /* with sqpoll: the thread's CPU (SQ_AFF), or -1 */
 	unsigned sq_idle_ms; /* with sqpoll: spin this long before sleeping */
+	unsigned min_wait_us; /* ring_wait's batch budget (not under sqpoll) */
 };
 
 struct ring {
@@ -55,6 +59,12 @@ struct ring {
 	int sq_cpu; /* SQPOLL thread's CPU, or -1 */
 	unsigned sq_idle_ms;
 	bool fd_registered; /* io_uring_register_ring_fd worked */
+	/* min_wait_us - with IORING_FEAT_MIN_TIMEOUT (Linux 6.12): a wait
+	 * aims for *batch completions for up to this long, then returns
+	 * with the first; 0: off (always under SQPOLL). batch - the target
+	 * (the loop points it at its count of connections), NULL: 1. */
+	unsigned min_wait_us;
+	const uint32_t *batch;
 	uint64_t enters; /* io_uring_enter calls made through here */
 	uint64_t wakeups; /* SQPOLL: enters that woke the sleeping thread */
 	uint64_t sq_full; /* SQEs that found the SQ full: submitted early */
@@ -120,8 +130,10 @@ struct io_uring_sqe *ring_sqe(struct ring *r);
  * most timeout_ms (< 0: no limit); if CQEs are already waiting, only
  * submit. With r->quiet SQEs queued, wait for quiet + 1 CQEs instead, for
  * at most RING_QUIET_MS (then the next wait is an ordinary one): their
- * completions alone need not wake the loop. 0, or -ETIME, -EINTR, -EBUSY,
- * -EAGAIN (all harmless: reap and carry on) or another -errno (fatal). */
+ * completions alone need not wake the loop. With r->min_wait_us, wait for
+ * *r->batch CQEs (if more) for up to that long, then for the first one.
+ * 0, or -ETIME, -EINTR, -EBUSY, -EAGAIN (all harmless: reap and carry on)
+ * or another -errno (fatal). */
 int ring_wait(struct ring *r, int timeout_ms);
 
 #define RING_QUIET_MS 10

@@ -152,7 +152,7 @@ static int setup_fixed(struct loop *l, unsigned long nofile, char *why,
 /*
  * The feature flags the kernel must support, checked and set up after the
  * ring: direct descriptors (5.19), zero-copy sends (6.0), recv bundles
- * (6.10). A flag the kernel lacks is an error naming the version, never
+ * (6.10), min-wait batches (6.12). A flag the kernel lacks is an error naming the version, never
  * silently ignored. Returns 0 or -errno with a one-line reason in why.
  */
 static int setup_features(struct loop *l, const struct uring_config *cfg,
@@ -175,6 +175,19 @@ static int setup_features(struct loop *l, const struct uring_config *cfg,
 		return -EOPNOTSUPP;
 	}
 	l->prep.bundle = cfg->bundle;
+	if (cfg->min_wait_us &&
+	    !(l->r.ring.features & IORING_FEAT_MIN_TIMEOUT)) {
+		snprintf(why, whylen,
+			 "--min-wait: this kernel (Linux %s) lacks min-wait "
+			 "batches (IORING_FEAT_MIN_TIMEOUT): the feature needs "
+			 "Linux 6.12 (run without --min-wait)",
+			 kernel);
+		return -EOPNOTSUPP;
+	}
+	/* A wait aims for one completion per connection: each has a recv
+	 * armed, so no more can come from a ping-pong load, and a single
+	 * connection waits for its one completion as without min-wait. */
+	l->r.batch = &l->sv.pool.used;
 	return cfg->fixed ? setup_fixed(l, nofile, why, whylen) : 0;
 }
 
@@ -200,6 +213,7 @@ static int setup_ring(struct loop *l, const struct uring_config *cfg, char *why,
 	rcfg.sqpoll = cfg->sqpoll;
 	rcfg.sq_cpu = cfg->sq_cpu;
 	rcfg.sq_idle_ms = SETUP_SQ_IDLE_MS;
+	rcfg.min_wait_us = cfg->min_wait_us;
 	ret = ring_init(&l->r, &rcfg, why, whylen);
 	if (ret)
 		return ret;
@@ -281,11 +295,12 @@ static int setup_start(struct loop *l, const char *prog)
 	return 0;
 }
 
-/* " fixed-files=N send-zc>=M bundle": the features in use, for the
- * start-up line (SQPOLL is in the ring's part). */
-static void setup_describe(const struct loop *l, char *buf, size_t len)
+/* " fixed-files=N send-zc>=M bundle min-wait=Uus": the features in use,
+ * for the start-up line (SQPOLL is in the ring's part). */
+static void setup_describe(const struct loop *l, const struct uring_config *cfg,
+			   char *buf, size_t len)
 {
-	char files[32] = "", zc[32] = "";
+	char files[32] = "", zc[32] = "", mw[32] = "";
 
 	if (l->prep.fixed)
 		snprintf(files, sizeof(files), " fixed-files=%u", l->files);
@@ -293,8 +308,12 @@ static void setup_describe(const struct loop *l, char *buf, size_t len)
 		snprintf(zc, sizeof(zc), " send-zc>=%u", l->prep.zc_min);
 	else if (l->zc_loopback_off)
 		snprintf(zc, sizeof(zc), " send-zc=off(loopback)");
-	snprintf(buf, len, "%s%s%s", files, zc,
-		 l->prep.bundle ? " bundle" : "");
+	if (l->r.min_wait_us)
+		snprintf(mw, sizeof(mw), " min-wait=%uus", l->r.min_wait_us);
+	else if (cfg->min_wait_us)
+		snprintf(mw, sizeof(mw), " min-wait=off(sqpoll)");
+	snprintf(buf, len, "%s%s%s%s", files, zc,
+		 l->prep.bundle ? " bundle" : "", mw);
 }
 
 /* Start-up warnings and the one line with the effective configuration,
@@ -305,7 +324,7 @@ static void setup_announce(const struct loop *l, const struct uring_config *cfg,
 {
 	const struct team_member *tm = l->sv.tm;
 	const char *prog = tm->prog;
-	char desc[384], mode[128], feat[96], team[128];
+	char desc[384], mode[128], feat[128], team[128];
 
 	serve_warn_nofile(&l->sv, tm->nofile, cfg->o.max_conns, tm->max_total);
 	if (l->zc_loopback_off)
@@ -315,12 +334,17 @@ static void setup_announce(const struct loop *l, const struct uring_config *cfg,
 			"peer with a small receive window would crawl "
 			"(--send-zc-loopback forces it)\n",
 			prog);
+	if (cfg->min_wait_us && !l->r.min_wait_us)
+		fprintf(stderr,
+			"%s: --min-wait: off under --sqpoll: the kernel thread "
+			"submits, and waits keep their usual path\n",
+			prog);
 	if (note[0])
 		fprintf(stderr, "%s: multishot unavailable (%s): using basic\n",
 			prog, note);
 	ring_describe(&l->r, desc, sizeof(desc));
 	l->mode->describe(l, mode, sizeof(mode));
-	setup_describe(l, feat, sizeof(feat));
+	setup_describe(l, cfg, feat, sizeof(feat));
 	team_describe(tm, team, sizeof(team));
 	fprintf(stderr,
 		"%s: mode=%s %s max-conns=%u buf-size=%u%s%s nofile=%lu%s%s\n",

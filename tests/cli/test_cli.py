@@ -31,6 +31,7 @@ BAD = {
         (["--sqpoll", "1"], ["--sqpoll=1"]),
         (["--send-zc", "8k"], ["--send-zc=8k"]),
         (["--mode", "turbo"], ["--mode", "turbo"]),
+        (["--min-wait", "100001"], ["--min-wait", "'100001'"]),
     ],
     "echo-load": [
         (["--port", "7", "--duration", "1h"], ["--duration", "1h"]),

@@ -149,6 +149,7 @@ int bufring_slices(struct bufring *b, uint32_t slices)
 	b->segs.next = next;
 	b->segs.count = slices;
 	b->slices = slices;
+	b->reserve = BUFRING_SLICE_RESERVE(slices);
 	b->nfree = b->fresh = 0;
 	return 0;
 }

@@ -50,6 +50,7 @@ struct bufring {
 	uint16_t *sfree; /* slice ids given back, a stack */
 	uint32_t nfree; /* ids on that stack */
 	uint32_t fresh; /* ids from here up were never handed out */
+	uint32_t reserve; /* ids kept back from new receives */
 	uint64_t lost; /* pieces that found no free slice id */
 };
 
@@ -64,8 +65,8 @@ struct bufring_take {
 	bool empty; /* it named a buffer with no bytes in it */
 };
 
-/* Slice ids kept for the receives already armed when new ones stop being
- * given the ring (bufring_can_take): a sixteenth. */
+/* Slice ids kept by default for the receives already armed when new ones
+ * stop being given the ring (bufring_can_take): a sixteenth. */
 #define BUFRING_SLICE_RESERVE(slices) ((slices) / 16u)
 
 #ifndef IOU_PBUF_RING_INC
@@ -86,7 +87,9 @@ int bufring_setup(struct bufring *b, uint32_t count, uint32_t size);
 /*
  * bufring_slices - after bufring_setup, before bufring_register: consume
  * buffers incrementally, handing out up to slices (1..65536) slice ids;
- * segs is then indexed by slice. Returns 0, -EINVAL or -ENOMEM (b is left
+ * segs is then indexed by slice, and reserve (BUFRING_SLICE_RESERVE by
+ * default; the driver may change it) of them are kept back from new
+ * receives. Returns 0, -EINVAL or -ENOMEM (b is left
  * as bufring_setup made it).
  */
 int bufring_slices(struct bufring *b, uint32_t slices);
@@ -154,7 +157,7 @@ int bufring_take_next(struct bufring *b, struct bufring_take *t, uint16_t *id,
 static inline bool bufring_can_take(const struct bufring *b)
 {
 	return b->avail && (!b->slices || b->nfree + (b->slices - b->fresh) >
-					      BUFRING_SLICE_RESERVE(b->slices));
+					      b->reserve);
 }
 
 /* bufring_release - a piece from bufring_take_next was echoed (or dropped):

@@ -122,6 +122,9 @@ static int ms_setup(struct loop *l, const struct uring_config *cfg, char *why,
 	 * too far past the per-connection bound). */
 	if (l->br.slices) {
 		l->br.segs.max_held = cfg->o.buf_size / MS_BUF_MAX;
+		/* --slices is there to make ids run out: keep none back. */
+		if (cfg->slices)
+			l->br.reserve = 0;
 		if (l->r.ring.features & IORING_FEAT_RECVSEND_BUNDLE)
 			l->prep.bundle = true;
 	}

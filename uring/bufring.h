@@ -156,8 +156,8 @@ int bufring_take_next(struct bufring *b, struct bufring_take *t, uint16_t *id,
  * offered and (incremental) slice ids are not running short. */
 static inline bool bufring_can_take(const struct bufring *b)
 {
-	return b->avail && (!b->slices || b->nfree + (b->slices - b->fresh) >
-					      b->reserve);
+	return b->avail &&
+	       (!b->slices || b->nfree + (b->slices - b->fresh) > b->reserve);
 }
 
 /* bufring_release - a piece from bufring_take_next was echoed (or dropped):

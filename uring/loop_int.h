@@ -100,6 +100,7 @@ struct loop {
 	 * zeroed otherwise, which makes every bufring call on it a no-op. */
 	struct bufring br;
 	bool accept_multi; /* the accept in flight is multishot */
+	const char *inc_off; /* multishot: why buffers are consumed whole */
 	bool accept_cancelling; /* and its cancel is on the way */
 	unsigned accepts; /* accept requests in flight */
 	bool sig_armed;

@@ -87,8 +87,13 @@ static int ms_setup_bufs(struct loop *l, const struct uring_config *cfg,
 	    cfg->o.buf_size < MS_BUF_MAX ? cfg->o.buf_size : MS_BUF_MAX;
 	uint32_t count = cfg->bufs;
 
-	if (!cfg->no_buf_inc && size == MS_BUF_MAX &&
-	    ring_kernel_at_least(6, 12)) {
+	if (cfg->no_buf_inc)
+		l->inc_off = "--no-buf-inc";
+	else if (size < MS_BUF_MAX)
+		l->inc_off = "buf-size<4k";
+	else if (!ring_kernel_at_least(6, 12))
+		l->inc_off = "needs-Linux-6.12";
+	if (!l->inc_off) {
 		count = cfg->bufs / (MS_INC_BUF / MS_BUF_MAX);
 		if (!count)
 			count = 1;
@@ -96,6 +101,7 @@ static int ms_setup_bufs(struct loop *l, const struct uring_config *cfg,
 				   cfg->slices ? cfg->slices : MS_INC_SLICES,
 				   why, whylen))
 			return 0;
+		l->inc_off = "refused";
 		count = cfg->bufs;
 	}
 	return ms_setup_ring(l, count, size, 0, why, whylen);
@@ -143,10 +149,14 @@ static int ms_setup(struct loop *l, const struct uring_config *cfg, char *why,
 
 static void ms_describe(const struct loop *l, char *buf, size_t len)
 {
-	char inc[32] = "";
+	char inc[48];
 
+	/* Whole buffers say why: the fallback is never silent. */
 	if (l->br.slices)
 		snprintf(inc, sizeof(inc), " inc slices=%u", l->br.slices);
+	else
+		snprintf(inc, sizeof(inc), " inc=off(%s)",
+			 l->inc_off ? l->inc_off : "?");
 	snprintf(buf, len, " bufs=%ux%u%s max-held=%u recv-cap=%s", l->br.count,
 		 l->br.size, inc, l->br.segs.max_held,
 		 l->prep.recv_limit ? "limit" : "cancel");

@@ -83,6 +83,16 @@ static void expect_uring_books(struct h_srv *s)
 
 	if (!strstr(s->cmdline, "uring-echo"))
 		return;
+	/* A pool of provided buffers says how it is consumed, and why not
+	 * incrementally when it is not: the fallback is never silent. */
+	h_srv_pump(s);
+	if (s->err && strstr(s->err, " bufs="))
+		H_CHECK(strstr(s->err, " inc slices=") ||
+			    (strstr(s->err, " inc=off(") &&
+			     (!strstr(s->cmdline, "--no-buf-inc") ||
+			      strstr(s->err, " inc=off(--no-buf-inc)"))),
+			"expected the start-up line to say how the pool is "
+			"consumed (inc slices=N, or inc=off(WHY))");
 	left = h_srv_stat(s, "stop_left");
 	/* Under SQPOLL a kernel thread submits the stop's cancels: once, on
 	 * a machine with both cores busy, 10 requests of the --sqpoll

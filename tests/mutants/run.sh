@@ -133,7 +133,7 @@ mutant ms-unbounded-recv stuck_readers uring/mode_multishot.c \
 	's/(uint32_t)conn_rx_room(c));/0);/'
 mutant core-ring-past-bound stuck_readers common/conn.c \
 	's/room = conn_buffered(c) < c->env->cache.size;/room = c->buf.len < c->env->cache.size;/'
-srv=("$u" --mode multishot --bufs 4)
+srv=("$u" --mode multishot --no-buf-inc --bufs 4)
 mutant ms-enobufs-error stress uring/mode_multishot.c \
 	's/} else if (res == -ENOBUFS) {/} else if (0) {/'
 srv=("$u" --mode multishot --no-recv-limit --ring-entries 4)
